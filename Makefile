@@ -1,0 +1,50 @@
+# jpki-fast: the two commands a fresh machine needs are `make demo` and `make test`.
+# Everything is installed into ./.venv; nothing outside the checkout is touched.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(abspath $(VENV))/bin/python
+STAMP  := $(VENV)/.installed
+BUILT  := $(VENV)/.built
+DEMO   ?= demo-data
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
+
+RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
+
+.PHONY: all venv build test test-rust test-python test-slow demo bench clean
+
+all: build
+
+$(STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+$(BUILT): $(STAMP) $(RUST_SOURCES)
+	maturin develop --release -q
+	touch $@
+
+build: $(BUILT)
+
+test: test-rust test-python
+
+test-rust:
+	cargo test --release -q
+
+test-python: $(BUILT)
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(BUILT)
+	$(PY) -m pytest -q -m slow
+
+demo: $(BUILT)
+	$(PY) -m jpki_fast.demo $(DEMO)
+
+bench: $(BUILT)
+	$(PY) -m pytest -q bench --benchmark-only
+
+clean:
+	rm -rf $(VENV) target $(DEMO)

@@ -1,0 +1,502 @@
+//! X.509 certificate revocation lists (RFC 5280 §5), parsed in one streaming pass.
+//!
+//! [`Crl::parse`] reads the header (everything but the revoked entries) and remembers where the
+//! `revokedCertificates` list lies; [`Crl::for_each_entry`] then walks the entries in place,
+//! straight out of the (memory-mapped) input, without materialising per-entry objects. This lets
+//! a caller hash `tbsCertList` on one core while the entries are walked on another.
+//!
+//! Refused, with an error naming the cause: delta CRLs (§5.2.4), indirect CRLs (§5.2.5,
+//! §5.3.3), CRLs partitioned by reason (`onlySomeReasons`), unknown critical extensions on the
+//! CRL or an entry (§5.2, §5.3), extensions in a v1 CRL, `removeFromCRL` in a full CRL, reason
+//! codes RFC 5280 does not define, negative or over-long serials, and trailing data.
+
+use std::fmt;
+
+use crate::der::{self, tag, Reader, Tlv};
+use crate::names;
+use crate::serial::MAX_SERIAL_OCTETS;
+use crate::signature::{self, Scheme, SignatureError};
+
+/// Why a CRL was refused. `kind()` gives a stable machine-readable name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrlError {
+    /// Not valid DER, or not shaped like a CertificateList.
+    Malformed(String),
+    /// The file holds no CRL (empty, or PEM without a CRL block).
+    NotACrl(String),
+    /// A delta CRL (deltaCRLIndicator present): only complete CRLs are accepted.
+    DeltaCrl,
+    /// A critical extension this engine does not understand.
+    UnknownCriticalExtension { oid: String, entry: Option<usize> },
+    /// A feature of RFC 5280 that this engine deliberately does not support.
+    Unsupported(String),
+    /// One revoked entry is invalid.
+    InvalidEntry { index: usize, what: String },
+    /// The signature algorithm, or the signature itself, is not acceptable.
+    Signature(SignatureError),
+    /// The inner and outer signature algorithms differ (§5.1.1.2).
+    AlgorithmMismatch,
+    /// No CA key in the trust store matches the CRL's issuer.
+    UnknownIssuer(String),
+    /// The matching CA may not sign CRLs.
+    IssuerNotAllowed(String),
+}
+
+impl CrlError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CrlError::Malformed(_) => "malformed",
+            CrlError::NotACrl(_) => "not_a_crl",
+            CrlError::DeltaCrl => "delta_crl",
+            CrlError::UnknownCriticalExtension { .. } => "unknown_critical_extension",
+            CrlError::Unsupported(_) => "unsupported",
+            CrlError::InvalidEntry { .. } => "invalid_entry",
+            CrlError::Signature(SignatureError::Invalid) => "bad_signature",
+            CrlError::Signature(SignatureError::Unsupported(_)) => "unsupported_algorithm",
+            CrlError::Signature(_) => "bad_signature",
+            CrlError::AlgorithmMismatch => "algorithm_mismatch",
+            CrlError::UnknownIssuer(_) => "unknown_issuer",
+            CrlError::IssuerNotAllowed(_) => "issuer_not_allowed",
+        }
+    }
+}
+
+impl fmt::Display for CrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrlError::Malformed(what) => write!(f, "malformed CRL: {what}"),
+            CrlError::NotACrl(what) => write!(f, "not a CRL: {what}"),
+            CrlError::DeltaCrl => write!(f, "delta CRL (deltaCRLIndicator present): only complete CRLs are accepted"),
+            CrlError::UnknownCriticalExtension { oid, entry: None } => {
+                write!(f, "unknown critical CRL extension {oid}")
+            }
+            CrlError::UnknownCriticalExtension { oid, entry: Some(i) } => {
+                write!(f, "unknown critical extension {oid} on revoked entry #{i}")
+            }
+            CrlError::Unsupported(what) => write!(f, "unsupported CRL: {what}"),
+            CrlError::InvalidEntry { index, what } => write!(f, "revoked entry #{index}: {what}"),
+            CrlError::Signature(SignatureError::Invalid) => {
+                write!(f, "signature does not verify with the issuing CA's key (wrong signature or tampered CRL)")
+            }
+            CrlError::Signature(e) => write!(f, "{e}"),
+            CrlError::AlgorithmMismatch => {
+                write!(f, "signatureAlgorithm differs from tbsCertList.signature (RFC 5280 §5.1.1.2)")
+            }
+            CrlError::UnknownIssuer(what) => write!(f, "CRL from an unknown CA: {what}"),
+            CrlError::IssuerNotAllowed(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+impl std::error::Error for CrlError {}
+
+impl From<der::DerError> for CrlError {
+    fn from(e: der::DerError) -> Self {
+        CrlError::Malformed(e.to_string())
+    }
+}
+
+/// RFC 5280 §5.3.1 reason codes by value (7 is unused).
+pub const REASON_NAMES: [&str; 11] = [
+    "unspecified",
+    "keyCompromise",
+    "cACompromise",
+    "affiliationChanged",
+    "superseded",
+    "cessationOfOperation",
+    "certificateHold",
+    "",
+    "removeFromCRL",
+    "privilegeWithdrawn",
+    "aACompromise",
+];
+
+/// Stored in place of a reason code when the entry has none.
+pub const NO_REASON: u8 = 0xFF;
+
+/// The issuing distribution point extension (§5.2.5), as far as it is supported.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IssuingDistributionPoint {
+    /// The distribution point's name as text: a directory name (JPKI) or URI(s).
+    pub name: Option<String>,
+    pub only_user_certs: bool,
+    pub only_ca_certs: bool,
+}
+
+/// One revoked entry, borrowed from the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// Big-endian magnitude of the serial, leading zeros removed (empty for zero).
+    pub serial: &'a [u8],
+    pub revocation_date: i64,
+    /// Reason code, or [`NO_REASON`].
+    pub reason: u8,
+    pub invalidity_date: Option<i64>,
+}
+
+/// A parsed CRL header plus the location of its entries.
+#[derive(Debug, Clone)]
+pub struct Crl<'a> {
+    /// The exact `tbsCertList` encoding: what the signature covers.
+    pub tbs: &'a [u8],
+    /// 1 for v1, 2 for v2.
+    pub version: u8,
+    pub scheme: Scheme,
+    pub issuer_der: &'a [u8],
+    pub issuer: String,
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    pub authority_key_id: Option<&'a [u8]>,
+    /// CRL number magnitude (leading zeros removed).
+    pub crl_number: Option<&'a [u8]>,
+    pub idp: Option<IssuingDistributionPoint>,
+    pub signature: &'a [u8],
+    revoked: Option<Tlv<'a>>,
+}
+
+const EXT_AKI: &[u8] = &[0x55, 0x1D, 0x23];
+const EXT_ISSUER_ALT_NAME: &[u8] = &[0x55, 0x1D, 0x12];
+const EXT_CRL_NUMBER: &[u8] = &[0x55, 0x1D, 0x14];
+const EXT_DELTA_INDICATOR: &[u8] = &[0x55, 0x1D, 0x1B];
+const EXT_IDP: &[u8] = &[0x55, 0x1D, 0x1C];
+const EXT_FRESHEST_CRL: &[u8] = &[0x55, 0x1D, 0x2E];
+const EXT_EXPIRED_CERTS_ON_CRL: &[u8] = &[0x55, 0x1D, 0x3C];
+const EXT_AIA: &[u8] = &[0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01];
+const ENTRY_EXT_REASON: &[u8] = &[0x55, 0x1D, 0x15];
+const ENTRY_EXT_HOLD_INSTRUCTION: &[u8] = &[0x55, 0x1D, 0x17];
+const ENTRY_EXT_INVALIDITY_DATE: &[u8] = &[0x55, 0x1D, 0x18];
+const ENTRY_EXT_CERTIFICATE_ISSUER: &[u8] = &[0x55, 0x1D, 0x1D];
+
+/// One `Extension` (§4.1): id, criticality, the contents of extnValue.
+struct Extension<'a> {
+    oid: &'a [u8],
+    critical: bool,
+    value: Tlv<'a>,
+}
+
+fn read_extension<'a>(r: &mut Reader<'a>) -> der::Result<Extension<'a>> {
+    let ext = r.read_tag(tag::SEQUENCE, "Extension")?;
+    let mut e = ext.reader();
+    let oid = e.read_tag(tag::OID, "extnID")?;
+    let critical = match e.read_optional(tag::BOOLEAN)? {
+        Some(b) => der::boolean(&b, "critical")?,
+        None => false,
+    };
+    let value = e.read_tag(tag::OCTET_STRING, "extnValue")?;
+    e.finish("Extension")?;
+    Ok(Extension { oid: oid.value, critical, value })
+}
+
+impl<'a> Crl<'a> {
+    /// Parses the CertificateList structure and its header. Entries are validated later, by
+    /// [`Crl::for_each_entry`].
+    pub fn parse(input: &'a [u8]) -> Result<Crl<'a>, CrlError> {
+        if input.is_empty() {
+            return Err(CrlError::NotACrl("the file is empty".into()));
+        }
+        let mut outer = Reader::new(input);
+        let cert_list = outer.read_tag(tag::SEQUENCE, "CertificateList")?;
+        if !outer.is_empty() {
+            return Err(CrlError::Malformed(format!("{} bytes of trailing data after the CRL", input.len() - cert_list.raw.len())));
+        }
+        let mut cl = cert_list.reader();
+        let tbs = cl.read_tag(tag::SEQUENCE, "tbsCertList")?;
+        let outer_alg = cl.read_tag(tag::SEQUENCE, "signatureAlgorithm")?;
+        let sig = cl.read()?;
+        cl.finish("signatureValue")?;
+        let signature = signature::signature_bits(&sig)?;
+
+        let mut t = tbs.reader();
+        let version = match t.read_optional(tag::INTEGER)? {
+            Some(v) => match der::small_integer(&v, "version")? {
+                1 => 2u8,
+                0 => 1u8, // v1 encoded explicitly: tolerated
+                other => return Err(CrlError::Unsupported(format!("CRL version {}", other + 1))),
+            },
+            None => 1,
+        };
+        let inner_alg = t.read_tag(tag::SEQUENCE, "signature")?;
+        if inner_alg.raw != outer_alg.raw {
+            return Err(CrlError::AlgorithmMismatch);
+        }
+        let scheme = signature::parse_algorithm(&inner_alg).map_err(CrlError::Signature)?;
+        let issuer_tlv = t.read_tag(tag::SEQUENCE, "issuer")?;
+        let issuer = names::name_to_string(&issuer_tlv)?;
+        let this_update = der::time(&t.read()?, "thisUpdate")?;
+        let next_update = match t.peek_tag() {
+            Some(tag::UTC_TIME) | Some(tag::GENERALIZED_TIME) => Some(der::time(&t.read()?, "nextUpdate")?),
+            _ => None,
+        };
+        let revoked = t.read_optional(tag::SEQUENCE)?;
+        let mut crl = Crl {
+            tbs: tbs.raw,
+            version,
+            scheme,
+            issuer_der: issuer_tlv.raw,
+            issuer,
+            this_update,
+            next_update,
+            authority_key_id: None,
+            crl_number: None,
+            idp: None,
+            signature,
+            revoked,
+        };
+        if let Some(exts) = t.read_optional(tag::context_constructed(0))? {
+            if version == 1 {
+                return Err(CrlError::Malformed("crlExtensions present in a v1 CRL".into()));
+            }
+            let mut er = exts.reader();
+            let list = er.read_tag(tag::SEQUENCE, "crlExtensions")?;
+            er.finish("crlExtensions")?;
+            crl.parse_extensions(list)?;
+        }
+        t.finish("tbsCertList")?;
+        Ok(crl)
+    }
+
+    fn parse_extensions(&mut self, list: Tlv<'a>) -> Result<(), CrlError> {
+        let mut r = list.reader();
+        let mut seen: Vec<&[u8]> = Vec::new();
+        while !r.is_empty() {
+            let ext = read_extension(&mut r)?;
+            if seen.contains(&ext.oid) {
+                return Err(CrlError::Malformed(format!("extension {} appears twice", der::oid_to_string(ext.oid))));
+            }
+            seen.push(ext.oid);
+            let mut v = ext.value.reader();
+            match ext.oid {
+                EXT_DELTA_INDICATOR => return Err(CrlError::DeltaCrl),
+                EXT_AKI => {
+                    let aki = v.read_tag(tag::SEQUENCE, "AuthorityKeyIdentifier")?;
+                    let mut a = aki.reader();
+                    if let Some(kid) = a.read_optional(tag::context_primitive(0))? {
+                        self.authority_key_id = Some(kid.value);
+                    }
+                }
+                EXT_CRL_NUMBER => {
+                    let n = v.read_tag(tag::INTEGER, "cRLNumber")?;
+                    let m = der::unsigned_integer(&n, "cRLNumber")?;
+                    if m.len() > MAX_SERIAL_OCTETS {
+                        return Err(CrlError::Malformed("cRLNumber longer than 20 octets".into()));
+                    }
+                    self.crl_number = Some(m);
+                }
+                EXT_IDP => self.idp = Some(self.parse_idp(&v.read_tag(tag::SEQUENCE, "IssuingDistributionPoint")?)?),
+                EXT_ISSUER_ALT_NAME | EXT_FRESHEST_CRL | EXT_EXPIRED_CERTS_ON_CRL | EXT_AIA => continue,
+                other if ext.critical => {
+                    return Err(CrlError::UnknownCriticalExtension { oid: der::oid_to_string(other), entry: None })
+                }
+                _ => continue,
+            }
+            v.finish("extension value")?;
+        }
+        Ok(())
+    }
+
+    fn parse_idp(&self, idp: &Tlv<'a>) -> Result<IssuingDistributionPoint, CrlError> {
+        let mut r = idp.reader();
+        let mut out = IssuingDistributionPoint::default();
+        if let Some(dp) = r.read_optional(tag::context_constructed(0))? {
+            let mut d = dp.reader();
+            let choice = d.read()?;
+            d.finish("distributionPoint")?;
+            out.name = Some(match choice.tag {
+                // fullName [0] GeneralNames
+                t if t == tag::context_constructed(0) => general_names_text(&choice)?,
+                // nameRelativeToCRLIssuer [1] RelativeDistinguishedName: appended to the issuer
+                t if t == tag::context_constructed(1) => {
+                    let mut rdn = vec![tag::SEQUENCE];
+                    let mut set = vec![tag::SET];
+                    push_len(&mut set, choice.value.len());
+                    set.extend_from_slice(choice.value);
+                    push_len(&mut rdn, set.len());
+                    rdn.extend(set);
+                    format!("{}, {}", self.issuer, names::name_der_to_string(&rdn)?)
+                }
+                t => return Err(CrlError::Malformed(format!("unknown DistributionPointName choice 0x{t:02X}"))),
+            });
+        }
+        let flag = |r: &mut Reader<'a>, n: u8, what: &str| -> Result<bool, CrlError> {
+            match r.read_optional(tag::context_primitive(n))? {
+                Some(b) => Ok(der::boolean(&b, what)?),
+                None => Ok(false),
+            }
+        };
+        out.only_user_certs = flag(&mut r, 1, "onlyContainsUserCerts")?;
+        out.only_ca_certs = flag(&mut r, 2, "onlyContainsCACerts")?;
+        if r.read_optional(tag::context_primitive(3))?.is_some() {
+            return Err(CrlError::Unsupported("CRL partitioned by reason (onlySomeReasons)".into()));
+        }
+        if flag(&mut r, 4, "indirectCRL")? {
+            return Err(CrlError::Unsupported("indirect CRL".into()));
+        }
+        if flag(&mut r, 5, "onlyContainsAttributeCerts")? {
+            return Err(CrlError::Unsupported("attribute-certificate CRL".into()));
+        }
+        r.finish("IssuingDistributionPoint")?;
+        if out.only_user_certs && out.only_ca_certs {
+            return Err(CrlError::Malformed("IssuingDistributionPoint asserts both onlyContainsUserCerts and onlyContainsCACerts".into()));
+        }
+        Ok(out)
+    }
+
+    /// An upper bound on the number of entries, from the size of the list (each entry takes at
+    /// least 19 bytes), for sizing buffers without a counting pass.
+    pub fn entry_capacity_hint(&self) -> usize {
+        self.revoked.map_or(0, |r| r.value.len() / 19 + 1)
+    }
+
+    /// Walks every revoked entry in order, calling `f(index, entry)`. Stops at the first error
+    /// (of the input or of `f`). Returns the number of entries.
+    #[inline]
+    pub fn for_each_entry<F>(&self, mut f: F) -> Result<usize, CrlError>
+    where
+        F: FnMut(usize, Entry<'a>) -> Result<(), CrlError>,
+    {
+        let Some(list) = self.revoked else { return Ok(0) };
+        let mut r = list.reader();
+        let mut index = 0usize;
+        while !r.is_empty() {
+            let entry = r.read().map_err(|e| CrlError::InvalidEntry { index, what: e.to_string() })?;
+            if entry.tag != tag::SEQUENCE {
+                return Err(CrlError::InvalidEntry { index, what: format!("expected SEQUENCE, found tag 0x{:02X}", entry.tag) });
+            }
+            let parsed = self.parse_entry(&entry, index).map_err(|e| match e {
+                CrlError::Malformed(what) => CrlError::InvalidEntry { index, what },
+                other => other,
+            })?;
+            f(index, parsed)?;
+            index += 1;
+        }
+        Ok(index)
+    }
+
+    #[inline]
+    fn parse_entry(&self, entry: &Tlv<'a>, index: usize) -> Result<Entry<'a>, CrlError> {
+        let mut e = entry.reader();
+        let serial_tlv = e.read_tag(tag::INTEGER, "userCertificate")?;
+        let serial = der::unsigned_integer(&serial_tlv, "userCertificate")
+            .map_err(|_| CrlError::InvalidEntry { index, what: "negative or empty serial number".into() })?;
+        if serial.len() > MAX_SERIAL_OCTETS {
+            return Err(CrlError::InvalidEntry {
+                index,
+                what: format!("serial number of {} octets exceeds RFC 5280's 20-octet limit", serial.len()),
+            });
+        }
+        let revocation_date = der::time(&e.read()?, "revocationDate")?;
+        let mut out = Entry { serial, revocation_date, reason: NO_REASON, invalidity_date: None };
+        if let Some(exts) = e.read_optional(tag::SEQUENCE)? {
+            if self.version == 1 {
+                return Err(CrlError::Malformed("crlEntryExtensions present in a v1 CRL".into()));
+            }
+            self.parse_entry_extensions(&exts, index, &mut out)?;
+        }
+        e.finish("revoked entry")?;
+        Ok(out)
+    }
+
+    fn parse_entry_extensions(&self, exts: &Tlv<'a>, index: usize, out: &mut Entry<'a>) -> Result<(), CrlError> {
+        let mut r = exts.reader();
+        let mut seen_reason = false;
+        let mut seen_invalidity = false;
+        while !r.is_empty() {
+            let ext = read_extension(&mut r)?;
+            let mut v = ext.value.reader();
+            match ext.oid {
+                ENTRY_EXT_REASON => {
+                    if seen_reason {
+                        return Err(CrlError::Malformed("reasonCode appears twice".into()));
+                    }
+                    seen_reason = true;
+                    let code = der::small_integer(&v.read_tag(tag::ENUMERATED, "reasonCode")?, "reasonCode")?;
+                    match code {
+                        8 => {
+                            return Err(CrlError::InvalidEntry { index, what: "removeFromCRL is only allowed in delta CRLs".into() })
+                        }
+                        0..=6 | 9 | 10 => out.reason = code as u8,
+                        _ => {
+                            return Err(CrlError::InvalidEntry { index, what: format!("reasonCode {code} is not defined by RFC 5280") })
+                        }
+                    }
+                }
+                ENTRY_EXT_INVALIDITY_DATE => {
+                    if seen_invalidity {
+                        return Err(CrlError::Malformed("invalidityDate appears twice".into()));
+                    }
+                    seen_invalidity = true;
+                    let t = v.read_tag(tag::GENERALIZED_TIME, "invalidityDate")?;
+                    out.invalidity_date = Some(der::time(&t, "invalidityDate")?);
+                }
+                ENTRY_EXT_HOLD_INSTRUCTION => continue,
+                ENTRY_EXT_CERTIFICATE_ISSUER => {
+                    return Err(CrlError::Unsupported("certificateIssuer entry extension (indirect CRL)".into()))
+                }
+                other if ext.critical => {
+                    return Err(CrlError::UnknownCriticalExtension { oid: der::oid_to_string(other), entry: Some(index) })
+                }
+                _ => continue,
+            }
+            v.finish("entry extension value")?;
+        }
+        Ok(())
+    }
+}
+
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = (len as u32).to_be_bytes();
+        let first = bytes.iter().position(|&b| b != 0).unwrap_or(3);
+        out.push(0x80 | (4 - first) as u8);
+        out.extend_from_slice(&bytes[first..]);
+    }
+}
+
+/// GeneralNames as text: directory names rendered as names, URIs as themselves; several names
+/// joined with `; ` (§4.2.1.6).
+pub fn general_names_text(names_tlv: &Tlv<'_>) -> Result<String, CrlError> {
+    let mut r = names_tlv.reader();
+    let mut parts = Vec::new();
+    while !r.is_empty() {
+        let gn = r.read()?;
+        match gn.tag {
+            // directoryName [4] EXPLICIT Name
+            0xA4 => {
+                let mut d = gn.reader();
+                let name = d.read()?;
+                d.finish("directoryName")?;
+                parts.push(names::name_to_string(&name)?);
+            }
+            // uniformResourceIdentifier [6] IA5String, dNSName [2], rfc822Name [1]
+            0x86 | 0x82 | 0x81 => parts.push(String::from_utf8_lossy(gn.value).into_owned()),
+            other => parts.push(format!("[{}]#{}", other & 0x1F, names::hex_upper(gn.value))),
+        }
+    }
+    Ok(parts.join("; "))
+}
+
+/// Extracts the DER of a CRL from file contents: DER as is, or the first
+/// `-----BEGIN X509 CRL-----` block of a PEM file.
+pub fn decode_file(contents: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CrlError> {
+    use base64::Engine;
+    let trimmed = contents.trim_ascii_start();
+    if !trimmed.starts_with(b"-----BEGIN") {
+        return Ok(std::borrow::Cow::Borrowed(contents));
+    }
+    const BEGIN: &[u8] = b"-----BEGIN X509 CRL-----";
+    const END: &[u8] = b"-----END X509 CRL-----";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let start = find(contents, BEGIN).ok_or_else(|| CrlError::NotACrl("PEM file without a '-----BEGIN X509 CRL-----' block".into()))?
+        + BEGIN.len();
+    let end = find(&contents[start..], END).ok_or_else(|| CrlError::Malformed("PEM block without its END line (truncated file?)".into()))?;
+    let body: Vec<u8> = contents[start..start + end].iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    if find(&contents[start + end + END.len()..], BEGIN).is_some() {
+        return Err(CrlError::Malformed("more than one CRL in one PEM file".into()));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(&body)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|e| CrlError::Malformed(format!("invalid base64 in PEM: {e}")))
+}

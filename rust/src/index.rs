@@ -1,0 +1,509 @@
+//! The revocation index of one issuer key: every revoked serial of all its partitions, merged,
+//! sorted and deduplicated, with the revocation date, reason and partition of each entry.
+//!
+//! Layout (struct of arrays, so each column maps straight onto an Arrow buffer):
+//!
+//! | column      | type  | bytes/entry |
+//! |-------------|-------|-------------|
+//! | serial      | u64   | 8 |
+//! | revocation  | u32 seconds since 1970 (until 2106) | 4 |
+//! | partition   | u16   | 2 |
+//! | reason      | u8 (0xFF: none) | 1 |
+//! | directory   | u32 offsets, one per 4 entries on average | ~1 |
+//!
+//! 16 bytes per entry in all. The directory is an offset table over the high bits of
+//! `serial - base`: `directory[b]..directory[b+1]` is the range of entries whose bucket is `b`, so
+//! a lookup costs one directory read and one short scan, instead of a binary search's ~24
+//! dependent cache misses. Serials longer than 8 octets live in a separate, sorted table of
+//! 20-octet keys (searched by binary search; they are rare). Invalidity dates are rare too and
+//! are kept sparse, by row.
+
+use crate::serial::{SerialKey, MAX_SERIAL_OCTETS};
+use crate::sort::radix_sort;
+
+pub const NOT_FOUND: u32 = u32::MAX;
+pub const NO_PARTITION: u16 = u16::MAX;
+/// Average entries per directory bucket.
+const ENTRIES_PER_BUCKET: usize = 4;
+/// Bucket ranges up to this size are scanned linearly.
+const LINEAR_SCAN: usize = 16;
+
+pub type LongKey = [u8; MAX_SERIAL_OCTETS];
+
+/// One revoked entry while building.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Record {
+    pub serial: u64,
+    pub date: u32,
+    pub partition: u16,
+    pub reason: u8,
+}
+
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct LongRecord {
+    pub serial: LongKey,
+    pub date: u32,
+    pub partition: u16,
+    pub reason: u8,
+}
+
+/// An invalidity date, matched to its entry after sorting by (serial, partition, date).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidityRecord {
+    pub serial: SerialKey,
+    pub partition: u16,
+    pub date: u32,
+    pub invalidity: i64,
+}
+
+/// The built index of one issuer key, ready to be written out column by column.
+#[derive(Default, Debug)]
+pub struct IssuerColumns {
+    pub serials: Vec<u64>,
+    pub dates: Vec<u32>,
+    pub partitions: Vec<u16>,
+    pub reasons: Vec<u8>,
+    pub directory: Vec<u32>,
+    pub dir_base: u64,
+    pub dir_shift: u32,
+    pub long_serials: Vec<LongKey>,
+    pub long_dates: Vec<u32>,
+    pub long_partitions: Vec<u16>,
+    pub long_reasons: Vec<u8>,
+    /// Rows with an invalidity date: short rows are `0..n`, long rows `n..n+m`. Sorted.
+    pub invalidity_rows: Vec<u32>,
+    pub invalidity_dates: Vec<i64>,
+    /// Per partition: entries dropped because the same serial appeared again in that partition.
+    pub duplicates: Vec<(u16, u64)>,
+    /// Entries dropped because the same serial was also listed by another partition.
+    pub cross_partition_duplicates: u64,
+}
+
+fn count_dup(dups: &mut Vec<(u16, u64)>, partition: u16) {
+    match dups.iter_mut().find(|(p, _)| *p == partition) {
+        Some((_, c)) => *c += 1,
+        None => dups.push((partition, 1)),
+    }
+}
+
+/// Builds an issuer's index. Equal serials keep the earliest revocation date (the first such
+/// entry in input order when dates tie); every dropped entry is counted.
+pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Vec<InvalidityRecord>) -> IssuerColumns {
+    let mut out = IssuerColumns::default();
+    radix_sort(&mut records, |r| r.serial);
+
+    let n_hint = records.len();
+    out.serials.reserve_exact(n_hint);
+    out.dates.reserve_exact(n_hint);
+    out.partitions.reserve_exact(n_hint);
+    out.reasons.reserve_exact(n_hint);
+    let mut i = 0;
+    while i < records.len() {
+        let first = records[i];
+        let mut best = first;
+        let mut j = i + 1;
+        while j < records.len() && records[j].serial == first.serial {
+            let r = records[j];
+            if r.partition == first.partition {
+                count_dup(&mut out.duplicates, r.partition);
+            } else {
+                out.cross_partition_duplicates += 1;
+            }
+            if r.date < best.date {
+                best = r;
+            }
+            j += 1;
+        }
+        out.serials.push(best.serial);
+        out.dates.push(best.date);
+        out.partitions.push(best.partition);
+        out.reasons.push(best.reason);
+        i = j;
+    }
+    drop(records);
+    build_directory(&mut out);
+
+    long.sort_by(|a, b| a.serial.cmp(&b.serial)); // stable
+    let mut i = 0;
+    while i < long.len() {
+        let first = long[i];
+        let mut best = first;
+        let mut j = i + 1;
+        while j < long.len() && long[j].serial == first.serial {
+            if long[j].partition == first.partition {
+                count_dup(&mut out.duplicates, long[j].partition);
+            } else {
+                out.cross_partition_duplicates += 1;
+            }
+            if long[j].date < best.date {
+                best = long[j];
+            }
+            j += 1;
+        }
+        out.long_serials.push(best.serial);
+        out.long_dates.push(best.date);
+        out.long_partitions.push(best.partition);
+        out.long_reasons.push(best.reason);
+        i = j;
+    }
+
+    let n = out.serials.len();
+    let mut inv: Vec<(u32, i64)> = Vec::new();
+    {
+        let view = out.view();
+        for rec in invalidity {
+            let row = match rec.serial {
+                SerialKey::Short(s) => view.find_short(s),
+                SerialKey::Long(k) => view.find_long(&k).map_or(NOT_FOUND, |r| r + n as u32),
+            };
+            if row == NOT_FOUND {
+                continue;
+            }
+            let (p, d) = if (row as usize) < n {
+                (out.partitions[row as usize], out.dates[row as usize])
+            } else {
+                (out.long_partitions[row as usize - n], out.long_dates[row as usize - n])
+            };
+            if p == rec.partition && d == rec.date {
+                inv.push((row, rec.invalidity));
+            }
+        }
+    }
+    inv.sort_unstable();
+    inv.dedup_by_key(|x| x.0);
+    out.invalidity_rows = inv.iter().map(|x| x.0).collect();
+    out.invalidity_dates = inv.iter().map(|x| x.1).collect();
+    out.duplicates.sort_unstable();
+    out
+}
+
+/// Chooses the bucket width so there are about `ENTRIES_PER_BUCKET` entries per bucket on
+/// average, and fills the offset table.
+fn build_directory(out: &mut IssuerColumns) {
+    let s = &out.serials;
+    let n = s.len();
+    if n == 0 {
+        out.dir_base = 0;
+        out.dir_shift = 63;
+        out.directory = vec![0, 0];
+        return;
+    }
+    let base = s[0];
+    let range = s[n - 1] - base;
+    let target = (n / ENTRIES_PER_BUCKET).max(1) as u64;
+    let mut shift = 0u32;
+    while (range >> shift) >= target {
+        shift += 1;
+    }
+    let buckets = ((range >> shift) + 1) as usize;
+    let mut dir = Vec::with_capacity(buckets + 1);
+    let mut row = 0usize;
+    for b in 0..buckets {
+        while row < n && (((s[row] - base) >> shift) as usize) < b {
+            row += 1;
+        }
+        dir.push(row as u32);
+    }
+    dir.push(n as u32);
+    out.dir_base = base;
+    out.dir_shift = shift;
+    out.directory = dir;
+}
+
+impl IssuerColumns {
+    pub fn view(&self) -> IssuerView<'_> {
+        IssuerView {
+            serials: &self.serials,
+            dates: &self.dates,
+            partitions: &self.partitions,
+            reasons: &self.reasons,
+            directory: &self.directory,
+            dir_base: self.dir_base,
+            dir_shift: self.dir_shift,
+            long_serials: &self.long_serials,
+            long_dates: &self.long_dates,
+            long_partitions: &self.long_partitions,
+            long_reasons: &self.long_reasons,
+            invalidity_rows: &self.invalidity_rows,
+            invalidity_dates: &self.invalidity_dates,
+        }
+    }
+}
+
+/// A read-only view of an issuer's index, over owned vectors or memory-mapped files.
+#[derive(Clone, Copy, Debug)]
+pub struct IssuerView<'a> {
+    pub serials: &'a [u64],
+    pub dates: &'a [u32],
+    pub partitions: &'a [u16],
+    pub reasons: &'a [u8],
+    pub directory: &'a [u32],
+    pub dir_base: u64,
+    pub dir_shift: u32,
+    pub long_serials: &'a [LongKey],
+    pub long_dates: &'a [u32],
+    pub long_partitions: &'a [u16],
+    pub long_reasons: &'a [u8],
+    pub invalidity_rows: &'a [u32],
+    pub invalidity_dates: &'a [i64],
+}
+
+/// What was found for one serial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub date: u32,
+    pub partition: u16,
+    pub reason: u8,
+    pub invalidity: Option<i64>,
+}
+
+impl<'a> IssuerView<'a> {
+    /// Checks that the columns are consistent, so lookups can never index out of bounds even
+    /// if a file was damaged. Cheap: it reads the directory, not the entries.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.serials.len();
+        if self.dates.len() != n || self.partitions.len() != n || self.reasons.len() != n {
+            return Err(format!("entry columns have different lengths ({n} serials)"));
+        }
+        let m = self.long_serials.len();
+        if self.long_dates.len() != m || self.long_partitions.len() != m || self.long_reasons.len() != m {
+            return Err("long-serial columns have different lengths".into());
+        }
+        if self.invalidity_rows.len() != self.invalidity_dates.len() {
+            return Err("invalidity columns have different lengths".into());
+        }
+        if self.invalidity_rows.iter().any(|&r| r as usize >= n + m) {
+            return Err("invalidity row out of range".into());
+        }
+        let d = self.directory;
+        if d.len() < 2 || d[0] != 0 || d[d.len() - 1] as usize != n || self.dir_shift > 63 {
+            return Err("directory does not span the entries".into());
+        }
+        if d.windows(2).any(|w| w[0] > w[1]) {
+            return Err("directory offsets are not monotonic".into());
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.serials.len() + self.long_serials.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline(always)]
+    fn bucket(&self, key: u64) -> Option<usize> {
+        if key < self.dir_base {
+            return None;
+        }
+        let b = ((key - self.dir_base) >> self.dir_shift) as usize;
+        if b + 1 < self.directory.len() {
+            Some(b)
+        } else {
+            None
+        }
+    }
+
+    #[inline(always)]
+    fn search(&self, lo: usize, hi: usize, key: u64) -> u32 {
+        let s = &self.serials[lo..hi];
+        if s.len() <= LINEAR_SCAN {
+            for (i, &v) in s.iter().enumerate() {
+                if v >= key {
+                    return if v == key { (lo + i) as u32 } else { NOT_FOUND };
+                }
+            }
+            NOT_FOUND
+        } else {
+            match s.binary_search(&key) {
+                Ok(i) => (lo + i) as u32,
+                Err(_) => NOT_FOUND,
+            }
+        }
+    }
+
+    /// Row of a serial of at most 8 octets, or `NOT_FOUND`.
+    #[inline]
+    pub fn find_short(&self, key: u64) -> u32 {
+        match self.bucket(key) {
+            Some(b) => self.search(self.directory[b] as usize, self.directory[b + 1] as usize, key),
+            None => NOT_FOUND,
+        }
+    }
+
+    /// Rows for many serials; prefetches the directory and the entries of a group of keys
+    /// before searching any of them, so the memory accesses of the group overlap.
+    pub fn find_short_batch(&self, keys: &[u64], out: &mut [u32]) {
+        const G: usize = 16;
+        debug_assert_eq!(keys.len(), out.len());
+        for (kc, oc) in keys.chunks(G).zip(out.chunks_mut(G)) {
+            let mut buckets = [usize::MAX; G];
+            for (i, &k) in kc.iter().enumerate() {
+                if let Some(b) = self.bucket(k) {
+                    buckets[i] = b;
+                    prefetch(self.directory.as_ptr().wrapping_add(b));
+                }
+            }
+            let mut ranges = [(0usize, 0usize); G];
+            for i in 0..kc.len() {
+                let b = buckets[i];
+                if b != usize::MAX {
+                    let lo = self.directory[b] as usize;
+                    let hi = self.directory[b + 1] as usize;
+                    ranges[i] = (lo, hi);
+                    prefetch(self.serials.as_ptr().wrapping_add(lo));
+                }
+            }
+            for i in 0..kc.len() {
+                let (lo, hi) = ranges[i];
+                oc[i] = if lo < hi { self.search(lo, hi, kc[i]) } else { NOT_FOUND };
+            }
+        }
+    }
+
+    /// Row (counted within the long table) of a serial longer than 8 octets.
+    pub fn find_long(&self, key: &LongKey) -> Option<u32> {
+        self.long_serials.binary_search(key).ok().map(|i| i as u32)
+    }
+
+    fn invalidity(&self, row: u32) -> Option<i64> {
+        if self.invalidity_rows.is_empty() {
+            return None;
+        }
+        self.invalidity_rows.binary_search(&row).ok().map(|i| self.invalidity_dates[i])
+    }
+
+    /// The entry at a short-table row.
+    #[inline]
+    pub fn hit_short(&self, row: u32) -> Hit {
+        let r = row as usize;
+        Hit {
+            date: self.dates[r],
+            partition: self.partitions[r],
+            reason: self.reasons[r],
+            invalidity: self.invalidity(row),
+        }
+    }
+
+    /// The entry at a long-table row.
+    pub fn hit_long(&self, long_row: u32) -> Hit {
+        let r = long_row as usize;
+        Hit {
+            date: self.long_dates[r],
+            partition: self.long_partitions[r],
+            reason: self.long_reasons[r],
+            invalidity: self.invalidity(long_row + self.serials.len() as u32),
+        }
+    }
+
+    /// Looks up any serial.
+    pub fn find(&self, key: &SerialKey) -> Option<Hit> {
+        match key {
+            SerialKey::Short(s) => {
+                let row = self.find_short(*s);
+                (row != NOT_FOUND).then(|| self.hit_short(row))
+            }
+            SerialKey::Long(k) => self.find_long(k).map(|r| self.hit_long(r)),
+        }
+    }
+}
+
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(serial: u64, date: u32, partition: u16) -> Record {
+        Record { serial, date, partition, reason: 1 }
+    }
+
+    #[test]
+    fn finds_every_entry_and_nothing_else() {
+        let mut seed = 3u64;
+        let mut recs = Vec::new();
+        for i in 0..50_000u32 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            recs.push(rec(0x0100_0000 + (seed >> 40) % 400_000, i, (i % 7) as u16));
+        }
+        let set: std::collections::BTreeSet<u64> = recs.iter().map(|r| r.serial).collect();
+        let cols = build(recs, vec![], vec![]);
+        let v = cols.view();
+        v.validate().unwrap();
+        assert_eq!(v.serials.len(), set.len());
+        let queries: Vec<u64> = (0x00FF_0000..0x0107_0000).collect();
+        let mut rows = vec![0u32; queries.len()];
+        v.find_short_batch(&queries, &mut rows);
+        for (q, row) in queries.iter().zip(rows) {
+            assert_eq!(row != NOT_FOUND, set.contains(q), "serial {q:X}");
+            assert_eq!(row, v.find_short(*q));
+            if row != NOT_FOUND {
+                assert_eq!(v.serials[row as usize], *q);
+            }
+        }
+        assert_eq!(v.find_short(0), NOT_FOUND);
+        assert_eq!(v.find_short(u64::MAX), NOT_FOUND);
+    }
+
+    #[test]
+    fn duplicates_keep_earliest_date_and_are_counted() {
+        let cols = build(vec![rec(5, 300, 0), rec(5, 100, 0), rec(5, 200, 1), rec(9, 1, 2)], vec![], vec![]);
+        assert_eq!(cols.serials, vec![5, 9]);
+        assert_eq!(cols.dates, vec![100, 1]);
+        assert_eq!(cols.duplicates, vec![(0, 1)]);
+        assert_eq!(cols.cross_partition_duplicates, 1);
+    }
+
+    #[test]
+    fn long_serials_and_invalidity() {
+        let mut k = [0u8; 20];
+        k[0] = 0x7F;
+        k[19] = 1;
+        let long = vec![LongRecord { serial: k, date: 50, partition: 3, reason: 4 }];
+        let inv = vec![
+            InvalidityRecord { serial: SerialKey::Long(k), partition: 3, date: 50, invalidity: -5 },
+            InvalidityRecord { serial: SerialKey::Short(7), partition: 0, date: 10, invalidity: 9 },
+        ];
+        let cols = build(vec![rec(7, 10, 0)], long, inv);
+        let v = cols.view();
+        v.validate().unwrap();
+        assert_eq!(v.find(&SerialKey::Long(k)).unwrap(), Hit { date: 50, partition: 3, reason: 4, invalidity: Some(-5) });
+        assert_eq!(v.find(&SerialKey::Short(7)).unwrap().invalidity, Some(9));
+        assert!(v.find(&SerialKey::Short(8)).is_none());
+    }
+
+    #[test]
+    fn empty_index_finds_nothing() {
+        let cols = build(vec![], vec![], vec![]);
+        let v = cols.view();
+        v.validate().unwrap();
+        assert_eq!(v.find_short(0), NOT_FOUND);
+        assert_eq!(v.find_short(u64::MAX), NOT_FOUND);
+    }
+
+    #[test]
+    fn skewed_serials_still_exact() {
+        let recs: Vec<Record> = (0..10_000u64).map(|i| rec(if i % 2 == 0 { i } else { u64::MAX - i }, 1, 0)).collect();
+        let cols = build(recs, vec![], vec![]);
+        let v = cols.view();
+        v.validate().unwrap();
+        for i in 0..10_000u64 {
+            let key = if i % 2 == 0 { i } else { u64::MAX - i };
+            assert_ne!(v.find_short(key), NOT_FOUND);
+            let neighbour = if i % 2 == 0 { key + 1 } else { key - 1 };
+            assert_eq!(v.find_short(neighbour), NOT_FOUND);
+        }
+    }
+}

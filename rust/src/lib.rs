@@ -1,0 +1,30 @@
+//! jpki-fast core: the hot paths of JPKI revocation checking.
+//!
+//! - [`der`], [`names`], [`serial`]: DER reading, distinguished names, serial numbers.
+//! - [`crl`]: streaming X.509 CRL parser.
+//! - [`signature`]: signature algorithms and RSA verification (aws-lc-rs).
+//! - [`ingest`]: parallel read + verify + collect of many CRL files.
+//! - [`sort`], [`index`]: the revocation index (build and lookup).
+//! - [`check`]: batch status checks.
+//!
+//! The Python bindings (`jpki_fast._core`) live in `py` behind the `python` feature, so
+//! `cargo test` runs without libpython.
+
+pub mod check;
+pub mod crl;
+pub mod der;
+pub mod index;
+pub mod ingest;
+pub mod names;
+pub mod serial;
+pub mod signature;
+pub mod sort;
+
+#[cfg(feature = "python")]
+mod py;
+
+#[cfg(feature = "python")]
+#[pyo3::pymodule]
+fn _core(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+    py::register(m)
+}

@@ -1,0 +1,161 @@
+//! X.500 distinguished names (RFC 5280 §4.1.2.4) rendered as text.
+//!
+//! The text form lists RDNs in encoded order, as JPKI documents and OpenSSL print them:
+//! `C=JP, O=JPKI, OU=JPKI for user authentication, OU=CRL Distribution Points, OU=Hokkaido,
+//! CN=Sapporo-shi-Minami-ku CRLDP`. It is also the key that ties a certificate's CRL
+//! distribution point to the partition CRL whose issuing distribution point names the same
+//! directory name, so it must be deterministic: attribute values are decoded from their string
+//! type, and `,`, `+`, `=` and `\` inside values are escaped with a backslash.
+
+use crate::der::{self, tag, Reader, Tlv};
+
+const KNOWN_ATTRIBUTES: &[(&[u8], &str)] = &[
+    (&[0x55, 0x04, 0x03], "CN"),
+    (&[0x55, 0x04, 0x05], "serialNumber"),
+    (&[0x55, 0x04, 0x06], "C"),
+    (&[0x55, 0x04, 0x07], "L"),
+    (&[0x55, 0x04, 0x08], "ST"),
+    (&[0x55, 0x04, 0x09], "street"),
+    (&[0x55, 0x04, 0x0A], "O"),
+    (&[0x55, 0x04, 0x0B], "OU"),
+    (&[0x55, 0x04, 0x0C], "title"),
+    (&[0x55, 0x04, 0x2A], "GN"),
+    (&[0x55, 0x04, 0x04], "SN"),
+    (&[0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19], "DC"),
+    (&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01], "emailAddress"),
+];
+
+fn attribute_name(oid: &[u8]) -> String {
+    KNOWN_ATTRIBUTES
+        .iter()
+        .find(|(k, _)| *k == oid)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| der::oid_to_string(oid))
+}
+
+/// Decodes a directory string value to Unicode text.
+pub fn directory_string(tlv: &Tlv<'_>) -> der::Result<String> {
+    let v = tlv.value;
+    let invalid = |kind: &str| der::DerError { offset: tlv.offset, what: format!("invalid {kind} in a name") };
+    match tlv.tag {
+        tag::UTF8_STRING => String::from_utf8(v.to_vec()).map_err(|_| invalid("UTF8String")),
+        tag::PRINTABLE_STRING | tag::IA5_STRING => {
+            if v.is_ascii() {
+                Ok(String::from_utf8(v.to_vec()).expect("ASCII is UTF-8"))
+            } else {
+                Err(invalid("PrintableString/IA5String"))
+            }
+        }
+        // T61String: treated as Latin-1, which is what it holds in practice.
+        tag::T61_STRING => Ok(v.iter().map(|&b| b as char).collect()),
+        tag::BMP_STRING => {
+            if v.len() % 2 != 0 {
+                return Err(invalid("BMPString"));
+            }
+            let units: Vec<u16> = v.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            String::from_utf16(&units).map_err(|_| invalid("BMPString"))
+        }
+        tag::UNIVERSAL_STRING => {
+            if v.len() % 4 != 0 {
+                return Err(invalid("UniversalString"));
+            }
+            v.chunks_exact(4)
+                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok_or_else(|| invalid("UniversalString")))
+                .collect()
+        }
+        _ => Ok(format!("#{}", hex_upper(tlv.raw))),
+    }
+}
+
+pub fn hex_upper(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0xF) as usize] as char);
+    }
+    s
+}
+
+fn escape_into(out: &mut String, value: &str) {
+    for ch in value.chars() {
+        if matches!(ch, ',' | '+' | '=' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+}
+
+/// Renders a DER `Name` (the whole SEQUENCE element) as text.
+pub fn name_to_string(name: &Tlv<'_>) -> der::Result<String> {
+    let name = name.expect(tag::SEQUENCE, "Name")?;
+    let mut out = String::new();
+    let mut rdns = name.reader();
+    while !rdns.is_empty() {
+        let rdn = rdns.read_tag(tag::SET, "RelativeDistinguishedName")?;
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let mut atvs = rdn.reader();
+        let mut first = true;
+        while !atvs.is_empty() {
+            let atv = atvs.read_tag(tag::SEQUENCE, "AttributeTypeAndValue")?;
+            let mut r = atv.reader();
+            let oid = r.read_tag(tag::OID, "attribute type")?;
+            let value = r.read()?;
+            r.finish("attribute value")?;
+            if !first {
+                out.push_str(" + ");
+            }
+            first = false;
+            out.push_str(&attribute_name(oid.value));
+            out.push('=');
+            escape_into(&mut out, &directory_string(&value)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `der` as one complete `Name` and renders it.
+pub fn name_der_to_string(der_bytes: &[u8]) -> der::Result<String> {
+    let mut r = Reader::new(der_bytes);
+    let name = r.read()?;
+    r.finish("Name")?;
+    name_to_string(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atv(oid: &[u8], tag: u8, value: &[u8]) -> Vec<u8> {
+        let mut inner = vec![0x06, oid.len() as u8];
+        inner.extend_from_slice(oid);
+        inner.push(tag);
+        inner.push(value.len() as u8);
+        inner.extend_from_slice(value);
+        let mut seq = vec![0x30, inner.len() as u8];
+        seq.extend(inner);
+        let mut set = vec![0x31, seq.len() as u8];
+        set.extend(seq);
+        set
+    }
+
+    #[test]
+    fn renders_in_encoded_order_with_escapes() {
+        let mut body = atv(&[0x55, 0x04, 0x06], tag::PRINTABLE_STRING, b"JP");
+        body.extend(atv(&[0x55, 0x04, 0x0A], tag::UTF8_STRING, "公的, 個人".as_bytes()));
+        body.extend(atv(&[0x55, 0x04, 0x03], tag::PRINTABLE_STRING, b"Sapporo-shi CRLDP"));
+        let mut name = vec![0x30, body.len() as u8];
+        name.extend(body);
+        assert_eq!(name_der_to_string(&name).unwrap(), "C=JP, O=公的\\, 個人, CN=Sapporo-shi CRLDP");
+    }
+
+    #[test]
+    fn rejects_bad_strings() {
+        let body = atv(&[0x55, 0x04, 0x06], tag::UTF8_STRING, &[0xFF, 0xFE]);
+        let mut name = vec![0x30, body.len() as u8];
+        name.extend(body);
+        assert!(name_der_to_string(&name).is_err());
+    }
+}

@@ -1,0 +1,626 @@
+//! Python bindings (`jpki_fast._core`): thin wrappers that move buffers across, release the GIL
+//! around every heavy call, and turn Rust errors into Python exceptions. No logic of their own.
+
+use std::ffi::{c_int, c_void};
+
+use pyo3::buffer::PyUntypedBuffer;
+use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use crate::check::{self, Coverage, Issuers};
+use crate::crl::REASON_NAMES;
+use crate::index::{self, InvalidityRecord, IssuerColumns, IssuerView, LongKey, LongRecord, Record, NO_PARTITION};
+use crate::ingest::{self, Anchor, FileOutcome};
+use crate::names::hex_upper;
+use crate::serial::{SerialKey, MAX_SERIAL_OCTETS};
+
+/// An immutable byte buffer owned by Rust, exported through the buffer protocol so numpy and
+/// pyarrow can wrap it without copying (`pyarrow.py_buffer(b)`, `numpy.frombuffer(b, dtype)`).
+#[pyclass(module = "jpki_fast._core", frozen)]
+pub struct Bytes {
+    data: Box<[u8]>,
+}
+
+impl Bytes {
+    fn from_vec<T: Copy>(v: Vec<T>) -> Bytes {
+        let len = v.len() * std::mem::size_of::<T>();
+        let mut bytes = Vec::<u8>::with_capacity(len);
+        // SAFETY: T is plain old data (integers / byte arrays); copying its bytes is sound. The
+        // copy keeps the buffer's alignment at the allocator's (>= 8), which Arrow needs.
+        unsafe {
+            std::ptr::copy_nonoverlapping(v.as_ptr() as *const u8, bytes.as_mut_ptr(), len);
+            bytes.set_len(len);
+        }
+        Bytes { data: bytes.into_boxed_slice() }
+    }
+}
+
+#[pymethods]
+impl Bytes {
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("view is null"));
+        }
+        if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("jpki_fast buffers are read-only"));
+        }
+        let (ptr, len) = {
+            let this = slf.get();
+            (this.data.as_ptr(), this.data.len())
+        };
+        // SAFETY: `view` is a valid Py_buffer supplied by CPython; the data outlives the view
+        // because the view holds a strong reference to `slf`.
+        unsafe {
+            (*view).obj = slf.into_any().into_ptr();
+            (*view).buf = ptr as *mut c_void;
+            (*view).len = len as isize;
+            (*view).readonly = 1;
+            (*view).itemsize = 1;
+            (*view).format = if (flags & ffi::PyBUF_FORMAT) == ffi::PyBUF_FORMAT { c"B".as_ptr() as *mut _ } else { std::ptr::null_mut() };
+            (*view).ndim = 1;
+            (*view).shape = if (flags & ffi::PyBUF_ND) == ffi::PyBUF_ND { &mut (*view).len } else { std::ptr::null_mut() };
+            (*view).strides = if (flags & ffi::PyBUF_STRIDES) == ffi::PyBUF_STRIDES { &mut (*view).itemsize } else { std::ptr::null_mut() };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = std::ptr::null_mut();
+        }
+        Ok(())
+    }
+}
+
+fn bytes<T: Copy>(py: Python<'_>, v: Vec<T>) -> PyResult<Py<Bytes>> {
+    Py::new(py, Bytes::from_vec(v))
+}
+
+/// A read-only buffer from Python (numpy array, pyarrow Buffer, bytes, memoryview...), viewed as
+/// a slice of `T` after checking size and alignment.
+struct Held(PyUntypedBuffer);
+
+impl Held {
+    fn get(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Held> {
+        let buf = PyUntypedBuffer::get(obj).map_err(|e| PyValueError::new_err(format!("{what}: not a buffer ({e})")))?;
+        if !buf.is_c_contiguous() {
+            return Err(PyValueError::new_err(format!("{what}: buffer must be contiguous")));
+        }
+        Ok(Held(buf))
+    }
+
+    fn slice<T>(&self, what: &str) -> PyResult<&[T]> {
+        let size = std::mem::size_of::<T>();
+        let len = self.0.len_bytes();
+        let ptr = self.0.buf_ptr() as *const T;
+        if len % size != 0 {
+            return Err(PyValueError::new_err(format!("{what}: {len} bytes is not a whole number of {size}-byte items")));
+        }
+        if len == 0 {
+            return Ok(&[]);
+        }
+        if (ptr as usize) % std::mem::align_of::<T>() != 0 {
+            return Err(PyValueError::new_err(format!("{what}: buffer is not aligned to {size} bytes")));
+        }
+        // SAFETY: the exporter keeps the memory alive while `self.0` exists; size and alignment
+        // were checked; T is a plain integer type (or byte array) valid for any bit pattern.
+        Ok(unsafe { std::slice::from_raw_parts(ptr, len / size) })
+    }
+}
+
+/// Parsed and verified CRL files, waiting to be built into a snapshot.
+#[pyclass(module = "jpki_fast._core")]
+pub struct CrlBatch {
+    outcomes: Vec<FileOutcome>,
+    anchors: Vec<Anchor>,
+}
+
+fn outcome_dict<'py>(py: Python<'py>, o: &FileOutcome, anchors: &[Anchor]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("path", &o.path)?;
+    d.set_item("size", o.size)?;
+    match &o.result {
+        Ok(c) => {
+            d.set_item("ok", true)?;
+            d.set_item("issuer_index", c.anchor)?;
+            d.set_item("issuer_alias", &anchors[c.anchor].alias)?;
+            d.set_item("issuer_name", &c.issuer)?;
+            d.set_item("version", c.version)?;
+            d.set_item("signature_algorithm", &c.scheme)?;
+            d.set_item("authority_key_id", c.authority_key_id.as_ref().map(|a| hex_upper(a)))?;
+            d.set_item("this_update", c.this_update)?;
+            d.set_item("next_update", c.next_update)?;
+            d.set_item("crl_number", c.crl_number.as_ref().map(|n| PyBytes::new(py, n)))?;
+            d.set_item("partition", c.idp.as_ref().and_then(|i| i.name.clone()))?;
+            d.set_item("only_user_certs", c.idp.as_ref().is_some_and(|i| i.only_user_certs))?;
+            d.set_item("only_ca_certs", c.idp.as_ref().is_some_and(|i| i.only_ca_certs))?;
+            d.set_item("content_sha256", hex_upper(&c.content_sha256))?;
+            d.set_item("entries", c.entries)?;
+            let reasons = PyDict::new(py);
+            for (code, &count) in c.reason_counts.iter().enumerate() {
+                if count > 0 {
+                    let name = if code == 11 { "none" } else { REASON_NAMES[code] };
+                    reasons.set_item(name, count)?;
+                }
+            }
+            d.set_item("reason_counts", reasons)?;
+        }
+        Err(e) => {
+            d.set_item("ok", false)?;
+            d.set_item("error_kind", e.kind())?;
+            d.set_item("error", e.to_string())?;
+        }
+    }
+    Ok(d)
+}
+
+fn columns_dict<'py>(py: Python<'py>, c: IssuerColumns) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("entries", c.serials.len())?;
+    d.set_item("long_entries", c.long_serials.len())?;
+    d.set_item("dir_base", c.dir_base)?;
+    d.set_item("dir_shift", c.dir_shift)?;
+    d.set_item("cross_partition_duplicates", c.cross_partition_duplicates)?;
+    d.set_item("duplicates", c.duplicates.iter().map(|&(p, n)| (p, n)).collect::<Vec<_>>())?;
+    d.set_item("serial", bytes(py, c.serials)?)?;
+    d.set_item("revocation_time", bytes(py, c.dates)?)?;
+    d.set_item("partition", bytes(py, c.partitions)?)?;
+    d.set_item("reason", bytes(py, c.reasons)?)?;
+    d.set_item("directory", bytes(py, c.directory)?)?;
+    d.set_item("long_serial", bytes(py, c.long_serials)?)?;
+    d.set_item("long_revocation_time", bytes(py, c.long_dates)?)?;
+    d.set_item("long_partition", bytes(py, c.long_partitions)?)?;
+    d.set_item("long_reason", bytes(py, c.long_reasons)?)?;
+    d.set_item("invalidity_row", bytes(py, c.invalidity_rows)?)?;
+    d.set_item("invalidity_date", bytes(py, c.invalidity_dates)?)?;
+    Ok(d)
+}
+
+#[pymethods]
+impl CrlBatch {
+    fn __len__(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    /// One dict per file, in input order: header fields when `ok`, else `error_kind` and `error`.
+    fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for o in &self.outcomes {
+            list.append(outcome_dict(py, o, &self.anchors)?)?;
+        }
+        Ok(list)
+    }
+
+    /// Builds the per-issuer index columns from the selected files, each with its partition id,
+    /// plus the entries of `carry` (a previous Snapshot) whose partition `remap` maps to a new id
+    /// (`0xFFFF` drops the partition). Consumes the selected files' entries.
+    #[pyo3(signature = (selection, n_issuers, carry=None, remap=None))]
+    fn build<'py>(
+        &mut self,
+        py: Python<'py>,
+        selection: Vec<(usize, u16)>,
+        n_issuers: usize,
+        carry: Option<PyRef<'py, Snapshot>>,
+        remap: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut per_issuer: Vec<(Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>)> =
+            (0..n_issuers).map(|_| (Vec::new(), Vec::new(), Vec::new())).collect();
+        let mut taken = Vec::with_capacity(selection.len());
+        for &(file, partition) in &selection {
+            let outcome = self.outcomes.get_mut(file).ok_or_else(|| PyValueError::new_err(format!("no file #{file}")))?;
+            let crl = match &mut outcome.result {
+                Ok(c) => c,
+                Err(_) => return Err(PyValueError::new_err(format!("file #{file} was refused; it cannot be built"))),
+            };
+            if crl.anchor >= n_issuers {
+                return Err(PyValueError::new_err("issuer index out of range"));
+            }
+            if partition >= check::MISSING_PARTITION {
+                return Err(PyValueError::new_err("too many partitions (at most 65,533 per snapshot)"));
+            }
+            taken.push((crl.anchor, partition, std::mem::take(&mut crl.records), std::mem::take(&mut crl.long_records), std::mem::take(&mut crl.invalidity)));
+        }
+        let remap_held = remap.as_ref().map(|r| Held::get(r, "remap")).transpose()?;
+        let remap_slice: Option<&[u16]> = remap_held.as_ref().map(|h| h.slice::<u16>("remap")).transpose()?;
+        let carry_views: Option<Vec<Option<IssuerView<'_>>>> = carry.as_ref().map(|s| s.views()).transpose()?;
+
+        let built: Vec<IssuerColumns> = py.detach(|| {
+            for (anchor, partition, mut records, mut long, mut inv) in taken {
+                records.iter_mut().for_each(|r| r.partition = partition);
+                long.iter_mut().for_each(|r| r.partition = partition);
+                inv.iter_mut().for_each(|r| r.partition = partition);
+                let slot = &mut per_issuer[anchor];
+                if slot.0.is_empty() {
+                    slot.0 = records;
+                } else {
+                    slot.0.extend_from_slice(&records);
+                }
+                slot.1.extend(long);
+                slot.2.extend(inv);
+            }
+            if let (Some(views), Some(remap)) = (&carry_views, remap_slice) {
+                for (i, view) in views.iter().enumerate().take(n_issuers) {
+                    if let Some(v) = view {
+                        carry_entries(v, remap, &mut per_issuer[i]);
+                    }
+                }
+            }
+            use rayon::prelude::*;
+            per_issuer.into_par_iter().map(|(r, l, inv)| index::build(r, l, inv)).collect()
+        });
+        let list = PyList::empty(py);
+        for cols in built {
+            list.append(columns_dict(py, cols)?)?;
+        }
+        Ok(list)
+    }
+}
+
+/// Appends the entries of `view` whose partition survives `remap`, renumbered.
+fn carry_entries(v: &IssuerView<'_>, remap: &[u16], slot: &mut (Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>)) {
+    let map = |p: u16| remap.get(p as usize).copied().unwrap_or(NO_PARTITION);
+    slot.0.reserve(v.serials.len());
+    for i in 0..v.serials.len() {
+        let p = map(v.partitions[i]);
+        if p != NO_PARTITION {
+            slot.0.push(Record { serial: v.serials[i], date: v.dates[i], partition: p, reason: v.reasons[i] });
+        }
+    }
+    for i in 0..v.long_serials.len() {
+        let p = map(v.long_partitions[i]);
+        if p != NO_PARTITION {
+            slot.1.push(LongRecord { serial: v.long_serials[i], date: v.long_dates[i], partition: p, reason: v.long_reasons[i] });
+        }
+    }
+    let n = v.serials.len();
+    for (k, &row) in v.invalidity_rows.iter().enumerate() {
+        let row = row as usize;
+        let (serial, partition, date) = if row < n {
+            (SerialKey::Short(v.serials[row]), v.partitions[row], v.dates[row])
+        } else {
+            (SerialKey::Long(v.long_serials[row - n]), v.long_partitions[row - n], v.long_dates[row - n])
+        };
+        let p = map(partition);
+        if p != NO_PARTITION {
+            slot.2.push(InvalidityRecord { serial, partition: p, date, invalidity: v.invalidity_dates[k] });
+        }
+    }
+}
+
+fn anchors_from_py(anchors: Vec<(String, Vec<u8>, Vec<u8>, String, Vec<u8>, bool)>) -> Vec<Anchor> {
+    anchors
+        .into_iter()
+        .map(|(alias, key_id, subject_der, subject, public_key, crl_sign)| Anchor { alias, key_id, subject_der, subject, public_key, crl_sign })
+        .collect()
+}
+
+/// Reads, verifies and collects CRL files in parallel (GIL released).
+///
+/// `anchors` are `(alias, key_id, subject_der, subject_text, spki_der, crl_sign)` tuples.
+#[pyfunction]
+fn read_crls(py: Python<'_>, paths: Vec<String>, anchors: Vec<(String, Vec<u8>, Vec<u8>, String, Vec<u8>, bool)>) -> CrlBatch {
+    let anchors = anchors_from_py(anchors);
+    let outcomes = py.detach(|| ingest::read_files(&paths, &anchors));
+    CrlBatch { outcomes, anchors }
+}
+
+/// The columns of one issuer's index, held from Python buffers (memory-mapped Arrow IPC).
+struct HeldIssuer {
+    serial: Held,
+    revocation_time: Held,
+    partition: Held,
+    reason: Held,
+    directory: Held,
+    dir_base: u64,
+    dir_shift: u32,
+    long_serial: Held,
+    long_revocation_time: Held,
+    long_partition: Held,
+    long_reason: Held,
+    invalidity_row: Held,
+    invalidity_date: Held,
+}
+
+impl HeldIssuer {
+    fn from_dict(d: &Bound<'_, PyDict>) -> PyResult<HeldIssuer> {
+        let get = |k: &str| -> PyResult<Held> {
+            let v = d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing column {k}")))?;
+            Held::get(&v, k)
+        };
+        let int = |k: &str| -> PyResult<Bound<'_, PyAny>> { d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing {k}"))) };
+        Ok(HeldIssuer {
+            serial: get("serial")?,
+            revocation_time: get("revocation_time")?,
+            partition: get("partition")?,
+            reason: get("reason")?,
+            directory: get("directory")?,
+            dir_base: int("dir_base")?.extract()?,
+            dir_shift: int("dir_shift")?.extract()?,
+            long_serial: get("long_serial")?,
+            long_revocation_time: get("long_revocation_time")?,
+            long_partition: get("long_partition")?,
+            long_reason: get("long_reason")?,
+            invalidity_row: get("invalidity_row")?,
+            invalidity_date: get("invalidity_date")?,
+        })
+    }
+
+    fn view(&self) -> PyResult<IssuerView<'_>> {
+        Ok(IssuerView {
+            serials: self.serial.slice("serial")?,
+            dates: self.revocation_time.slice("revocation_time")?,
+            partitions: self.partition.slice("partition")?,
+            reasons: self.reason.slice("reason")?,
+            directory: self.directory.slice("directory")?,
+            dir_base: self.dir_base,
+            dir_shift: self.dir_shift,
+            long_serials: self.long_serial.slice::<LongKey>("long_serial")?,
+            long_dates: self.long_revocation_time.slice("long_revocation_time")?,
+            long_partitions: self.long_partition.slice("long_partition")?,
+            long_reasons: self.long_reason.slice("long_reason")?,
+            invalidity_rows: self.invalidity_row.slice("invalidity_row")?,
+            invalidity_dates: self.invalidity_date.slice("invalidity_date")?,
+        })
+    }
+}
+
+/// An opened snapshot: per-issuer indexes plus the partition table's freshness columns.
+#[pyclass(module = "jpki_fast._core", frozen)]
+pub struct Snapshot {
+    issuers: Vec<Option<HeldIssuer>>,
+    partition_issuer: Vec<u16>,
+    this_update: Vec<i64>,
+    next_update: Vec<i64>,
+    counts_for_freshness: Vec<bool>,
+    issuer_revoked: Vec<Option<(i64, u8)>>,
+}
+
+impl Snapshot {
+    fn views(&self) -> PyResult<Vec<Option<IssuerView<'_>>>> {
+        self.issuers.iter().map(|h| h.as_ref().map(|h| h.view()).transpose()).collect()
+    }
+}
+
+#[pymethods]
+impl Snapshot {
+    /// `issuers[i]` is None or a dict of column buffers (see `CrlBatch.build`); partitions are
+    /// given as parallel lists; `issuer_revoked[i]` is None or `(revocation_time, reason_code)`.
+    #[new]
+    #[pyo3(signature = (issuers, partition_issuer, this_update, next_update, counts_for_freshness, issuer_revoked=None))]
+    fn new(
+        issuers: Vec<Option<Bound<'_, PyDict>>>,
+        partition_issuer: Vec<u16>,
+        this_update: Vec<i64>,
+        next_update: Vec<Option<i64>>,
+        counts_for_freshness: Vec<bool>,
+        issuer_revoked: Option<Vec<Option<(i64, u8)>>>,
+    ) -> PyResult<Snapshot> {
+        let np = partition_issuer.len();
+        if this_update.len() != np || next_update.len() != np || counts_for_freshness.len() != np {
+            return Err(PyValueError::new_err("partition columns have different lengths"));
+        }
+        let held: Vec<Option<HeldIssuer>> = issuers.iter().map(|d| d.as_ref().map(HeldIssuer::from_dict).transpose()).collect::<PyResult<_>>()?;
+        let n = held.len();
+        let issuer_revoked = issuer_revoked.unwrap_or_else(|| vec![None; n]);
+        if issuer_revoked.len() != n {
+            return Err(PyValueError::new_err("issuer_revoked has the wrong length"));
+        }
+        let snap = Snapshot {
+            issuers: held,
+            partition_issuer,
+            this_update,
+            next_update: next_update.into_iter().map(|t| t.unwrap_or(check::NO_TIME)).collect(),
+            counts_for_freshness,
+            issuer_revoked,
+        };
+        for (i, v) in snap.views()?.iter().enumerate() {
+            if let Some(v) = v {
+                v.validate().map_err(|e| PyValueError::new_err(format!("index of issuer #{i} is damaged: {e}")))?;
+            }
+        }
+        Ok(snap)
+    }
+
+    /// Checks serials. `issuer` is an issuer index (int, 65535 for unknown) or a uint16 buffer of
+    /// one index per row; `partitions` an optional uint16 buffer (65535: issuer-wide, 65534:
+    /// missing); `short` a uint64 buffer; `long_rows`/`long_keys` the rows whose serial is longer
+    /// than 8 octets and their 20-octet keys. Returns a dict of output buffers and counts.
+    #[pyo3(signature = (issuer, short, now, partitions=None, long_rows=None, long_keys=None))]
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        issuer: Bound<'py, PyAny>,
+        short: Bound<'py, PyAny>,
+        now: i64,
+        partitions: Option<Bound<'py, PyAny>>,
+        long_rows: Option<Bound<'py, PyAny>>,
+        long_keys: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let short_h = Held::get(&short, "serials")?;
+        let short_s: &[u64] = short_h.slice("serials")?;
+        let issuer_h;
+        let issuers = if let Ok(i) = issuer.extract::<u16>() {
+            Issuers::All(i)
+        } else {
+            issuer_h = Held::get(&issuer, "issuer")?;
+            let s: &[u16] = issuer_h.slice("issuer")?;
+            if s.len() != short_s.len() {
+                return Err(PyValueError::new_err("issuer and serial columns differ in length"));
+            }
+            Issuers::PerRow(s)
+        };
+        let part_h = partitions.as_ref().map(|p| Held::get(p, "partitions")).transpose()?;
+        let part_s: Option<&[u16]> = part_h.as_ref().map(|h| h.slice("partitions")).transpose()?;
+        if part_s.is_some_and(|p| p.len() != short_s.len()) {
+            return Err(PyValueError::new_err("partition and serial columns differ in length"));
+        }
+        let mut long: Vec<(u32, LongKey)> = Vec::new();
+        if let (Some(rows), Some(keys)) = (&long_rows, &long_keys) {
+            let rh = Held::get(rows, "long_rows")?;
+            let kh = Held::get(keys, "long_keys")?;
+            let r: &[u32] = rh.slice("long_rows")?;
+            let k: &[LongKey] = kh.slice("long_keys")?;
+            if r.len() != k.len() || r.iter().any(|&x| x as usize >= short_s.len()) {
+                return Err(PyValueError::new_err("long serial rows and keys do not match"));
+            }
+            long = r.iter().copied().zip(k.iter().copied()).collect();
+        }
+        let views = self.views()?;
+        let out = py.detach(|| {
+            let mut coverage = Coverage::at(now, views.len(), &self.partition_issuer, &self.this_update, &self.next_update, &self.counts_for_freshness);
+            coverage.issuer_revoked = self.issuer_revoked.clone();
+            check::check(&views, issuers, part_s, short_s, &long, &coverage)
+        });
+        let d = PyDict::new(py);
+        d.set_item("counts", out.counts.to_vec())?;
+        d.set_item("status", bytes(py, out.status)?)?;
+        d.set_item("reason", bytes(py, out.reason)?)?;
+        d.set_item("revocation_date", bytes(py, out.revocation_date)?)?;
+        d.set_item("invalidity_date", bytes(py, out.invalidity_date)?)?;
+        d.set_item("partition", bytes(py, out.partition)?)?;
+        d.set_item("revocation_valid", bytes(py, out.revocation_valid)?)?;
+        d.set_item("reason_valid", bytes(py, out.reason_valid)?)?;
+        d.set_item("invalidity_valid", bytes(py, out.invalidity_valid)?)?;
+        Ok(d)
+    }
+
+    /// Partition freshness at `now`: (partition_fresh bytes, issuer_fresh bytes).
+    fn freshness(&self, now: i64) -> (Vec<bool>, Vec<bool>) {
+        let c = Coverage::at(now, self.issuers.len(), &self.partition_issuer, &self.this_update, &self.next_update, &self.counts_for_freshness);
+        (c.partition_fresh, c.issuer_fresh)
+    }
+}
+
+/// Normalises serials given as Arrow string (hex) or binary (big-endian) arrays.
+///
+/// `offsets` is the Arrow offsets buffer (int32, or int64 when `large`), `data` the values
+/// buffer, `validity` the optional validity bitmap and `offset` the array offset. Returns
+/// `(short uint64 buffer, long_rows uint32 buffer, long_keys buffer, error)` where error is
+/// None or `(row, message)` for the first invalid item.
+#[pyfunction]
+#[pyo3(signature = (kind, offsets, data, length, offset=0, large=false, validity=None))]
+#[allow(clippy::too_many_arguments)]
+fn normalize_serials<'py>(
+    py: Python<'py>,
+    kind: &str,
+    offsets: Bound<'py, PyAny>,
+    data: Bound<'py, PyAny>,
+    length: usize,
+    offset: usize,
+    large: bool,
+    validity: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Py<Bytes>, Py<Bytes>, Py<Bytes>, Option<(usize, String)>)> {
+    let hex = match kind {
+        "hex" => true,
+        "binary" => false,
+        other => return Err(PyValueError::new_err(format!("unknown serial kind {other}"))),
+    };
+    let off_h = Held::get(&offsets, "offsets")?;
+    let data_h = Held::get(&data, "data")?;
+    let val_h = validity.as_ref().map(|v| Held::get(v, "validity")).transpose()?;
+    let data_s: &[u8] = data_h.slice("data")?;
+    let val_s: Option<&[u8]> = val_h.as_ref().map(|h| h.slice("validity")).transpose()?;
+    let offs: Vec<(usize, usize)> = if large {
+        let o: &[i64] = off_h.slice("offsets")?;
+        if o.len() < offset + length + 1 {
+            return Err(PyValueError::new_err("offsets buffer too short"));
+        }
+        (offset..offset + length).map(|i| (o[i] as usize, o[i + 1] as usize)).collect()
+    } else {
+        let o: &[i32] = off_h.slice("offsets")?;
+        if o.len() < offset + length + 1 {
+            return Err(PyValueError::new_err("offsets buffer too short"));
+        }
+        (offset..offset + length).map(|i| (o[i] as usize, o[i + 1] as usize)).collect()
+    };
+    let result = py.detach(|| -> Result<(Vec<u64>, Vec<u32>, Vec<LongKey>), (usize, String)> {
+        let mut short = vec![0u64; length];
+        let mut long_rows = Vec::new();
+        let mut long_keys = Vec::new();
+        for (row, &(a, b)) in offs.iter().enumerate() {
+            if let Some(v) = val_s {
+                let bit = offset + row;
+                if v.get(bit / 8).is_some_and(|byte| byte & (1 << (bit % 8)) == 0) {
+                    return Err((row, "missing (null) serial".to_string()));
+                }
+            }
+            let item = data_s.get(a..b).ok_or((row, "offsets out of range".to_string()))?;
+            let key = if hex { SerialKey::from_hex(item) } else if item.is_empty() { Err(crate::serial::SerialError::Empty) } else { SerialKey::from_be_bytes(item) };
+            match key {
+                Ok(SerialKey::Short(v)) => short[row] = v,
+                Ok(SerialKey::Long(k)) => {
+                    long_rows.push(row as u32);
+                    long_keys.push(k);
+                }
+                Err(e) => return Err((row, e.to_string())),
+            }
+        }
+        Ok((short, long_rows, long_keys))
+    });
+    match result {
+        Ok((s, r, k)) => Ok((bytes(py, s)?, bytes(py, r)?, bytes(py, k)?, None)),
+        Err(e) => Ok((bytes(py, Vec::<u64>::new())?, bytes(py, Vec::<u32>::new())?, bytes(py, Vec::<LongKey>::new())?, Some(e))),
+    }
+}
+
+/// Canonical uppercase hex of many serials: `short` uint64 buffer, with the rows listed in
+/// `long_rows` taking their value from `long_keys`. Returns (offsets int32 buffer, data buffer).
+#[pyfunction]
+#[pyo3(signature = (short, long_rows=None, long_keys=None))]
+fn serials_to_hex<'py>(
+    py: Python<'py>,
+    short: Bound<'py, PyAny>,
+    long_rows: Option<Bound<'py, PyAny>>,
+    long_keys: Option<Bound<'py, PyAny>>,
+) -> PyResult<(Py<Bytes>, Py<Bytes>)> {
+    let sh = Held::get(&short, "serials")?;
+    let s: &[u64] = sh.slice("serials")?;
+    let mut long: Vec<(u32, LongKey)> = Vec::new();
+    if let (Some(r), Some(k)) = (&long_rows, &long_keys) {
+        let rh = Held::get(r, "long_rows")?;
+        let kh = Held::get(k, "long_keys")?;
+        let rs: &[u32] = rh.slice("long_rows")?;
+        let ks: &[LongKey] = kh.slice("long_keys")?;
+        long = rs.iter().copied().zip(ks.iter().copied()).collect();
+    }
+    let (offsets, data) = py.detach(|| {
+        let mut offsets: Vec<i32> = Vec::with_capacity(s.len() + 1);
+        let mut data: Vec<u8> = Vec::with_capacity(s.len() * 8);
+        let mut li = 0;
+        let mut sorted = long.clone();
+        sorted.sort_unstable_by_key(|x| x.0);
+        offsets.push(0);
+        for (row, &v) in s.iter().enumerate() {
+            let text = if li < sorted.len() && sorted[li].0 as usize == row {
+                li += 1;
+                SerialKey::Long(sorted[li - 1].1).to_hex()
+            } else {
+                SerialKey::Short(v).to_hex()
+            };
+            data.extend_from_slice(text.as_bytes());
+            offsets.push(data.len() as i32);
+        }
+        (offsets, data)
+    });
+    Ok((bytes(py, offsets)?, bytes(py, data)?))
+}
+
+/// Number of worker threads rayon uses.
+#[pyfunction]
+fn thread_count() -> usize {
+    rayon::current_num_threads()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Bytes>()?;
+    m.add_class::<CrlBatch>()?;
+    m.add_class::<Snapshot>()?;
+    m.add_function(wrap_pyfunction!(read_crls, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_serials, m)?)?;
+    m.add_function(wrap_pyfunction!(serials_to_hex, m)?)?;
+    m.add_function(wrap_pyfunction!(thread_count, m)?)?;
+    m.add("REASON_NAMES", REASON_NAMES.to_vec())?;
+    m.add("MAX_SERIAL_OCTETS", MAX_SERIAL_OCTETS)?;
+    Ok(())
+}
