@@ -1,3 +1,38 @@
-"""jpki-fast: fast, exact revocation checks for JPKI (公的個人認証サービス) certificates."""
+"""jpki-fast: fast, exact revocation checks for JPKI (公的個人認証サービス) certificates.
+
+>>> import jpki_fast                                                      # doctest: +SKIP
+>>> jpki_fast.ingest("data/trust", "data/crls", "data/store")           # doctest: +SKIP
+>>> store = jpki_fast.open_store("data/store")                           # doctest: +SKIP
+>>> store.check(["054CFCD8"], issuer="auth_ca_2023").to_pylist()         # doctest: +SKIP
+[{'status': 'revoked', 'reason': 'superseded', ...}]
+"""
+
+from .errors import (
+    IngestRefused,
+    JpkiFastError,
+    SerialFormatError,
+    StoreCorruptedError,
+    StoreError,
+    TrustStoreError,
+)
+from .ingest import IngestSummary, ingest
+from .store import STATUSES, Store, open_store
+from .trust import CaKey, TrustStore
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "CaKey",
+    "IngestRefused",
+    "IngestSummary",
+    "JpkiFastError",
+    "STATUSES",
+    "SerialFormatError",
+    "Store",
+    "StoreCorruptedError",
+    "StoreError",
+    "TrustStore",
+    "TrustStoreError",
+    "ingest",
+    "open_store",
+]

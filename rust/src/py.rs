@@ -195,7 +195,8 @@ impl CrlBatch {
     /// Builds the per-issuer index columns from the selected files, each with its partition id,
     /// plus the entries of `carry` (a previous Snapshot) whose partition `remap` maps to a new id
     /// (`0xFFFF` drops the partition). Consumes the selected files' entries.
-    #[pyo3(signature = (selection, n_issuers, carry=None, remap=None))]
+    /// `carry_issuers[i]` is the new index of the carried snapshot's issuer `i` (65535: dropped).
+    #[pyo3(signature = (selection, n_issuers, carry=None, remap=None, carry_issuers=None))]
     fn build<'py>(
         &mut self,
         py: Python<'py>,
@@ -203,6 +204,7 @@ impl CrlBatch {
         n_issuers: usize,
         carry: Option<PyRef<'py, Snapshot>>,
         remap: Option<Bound<'py, PyAny>>,
+        carry_issuers: Option<Vec<u16>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut per_issuer: Vec<(Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>)> =
             (0..n_issuers).map(|_| (Vec::new(), Vec::new(), Vec::new())).collect();
@@ -240,9 +242,10 @@ impl CrlBatch {
                 slot.2.extend(inv);
             }
             if let (Some(views), Some(remap)) = (&carry_views, remap_slice) {
-                for (i, view) in views.iter().enumerate().take(n_issuers) {
-                    if let Some(v) = view {
-                        carry_entries(v, remap, &mut per_issuer[i]);
+                for (i, view) in views.iter().enumerate() {
+                    let target = carry_issuers.as_ref().map_or(i, |m| m.get(i).copied().unwrap_or(NO_PARTITION) as usize);
+                    if let (Some(v), true) = (view, target < n_issuers) {
+                        carry_entries(v, remap, &mut per_issuer[target]);
                     }
                 }
             }
@@ -565,7 +568,7 @@ fn normalize_serials<'py>(
 }
 
 /// Canonical uppercase hex of many serials: `short` uint64 buffer, with the rows listed in
-/// `long_rows` taking their value from `long_keys`. Returns (offsets int32 buffer, data buffer).
+/// `long_rows` taking their value from `long_keys`. Returns (offsets int64 buffer, data buffer): an Arrow large_string.
 #[pyfunction]
 #[pyo3(signature = (short, long_rows=None, long_keys=None))]
 fn serials_to_hex<'py>(
@@ -585,25 +588,35 @@ fn serials_to_hex<'py>(
         long = rs.iter().copied().zip(ks.iter().copied()).collect();
     }
     let (offsets, data) = py.detach(|| {
-        let mut offsets: Vec<i32> = Vec::with_capacity(s.len() + 1);
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        let mut offsets: Vec<i64> = Vec::with_capacity(s.len() + 1);
         let mut data: Vec<u8> = Vec::with_capacity(s.len() * 8);
+        long.sort_unstable_by_key(|x| x.0);
         let mut li = 0;
-        let mut sorted = long.clone();
-        sorted.sort_unstable_by_key(|x| x.0);
         offsets.push(0);
         for (row, &v) in s.iter().enumerate() {
-            let text = if li < sorted.len() && sorted[li].0 as usize == row {
+            if li < long.len() && long[li].0 as usize == row {
+                data.extend_from_slice(SerialKey::Long(long[li].1).to_hex().as_bytes());
                 li += 1;
-                SerialKey::Long(sorted[li - 1].1).to_hex()
             } else {
-                SerialKey::Short(v).to_hex()
-            };
-            data.extend_from_slice(text.as_bytes());
-            offsets.push(data.len() as i32);
+                let octets = if v == 0 { 1 } else { (64 - v.leading_zeros() as usize).div_ceil(8) };
+                for i in (0..octets).rev() {
+                    let b = (v >> (i * 8)) as u8;
+                    data.push(DIGITS[(b >> 4) as usize]);
+                    data.push(DIGITS[(b & 0xF) as usize]);
+                }
+            }
+            offsets.push(data.len() as i64);
         }
         (offsets, data)
     });
     Ok((bytes(py, offsets)?, bytes(py, data)?))
+}
+
+/// The text form of a DER-encoded X.500 Name, exactly as CRL issuers and partitions are named.
+#[pyfunction]
+fn name_to_text(der: &[u8]) -> PyResult<String> {
+    crate::names::name_der_to_string(der).map_err(|e| PyValueError::new_err(format!("invalid Name: {e}")))
 }
 
 /// Number of worker threads rayon uses.
@@ -620,6 +633,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(normalize_serials, m)?)?;
     m.add_function(wrap_pyfunction!(serials_to_hex, m)?)?;
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(name_to_text, m)?)?;
     m.add("REASON_NAMES", REASON_NAMES.to_vec())?;
     m.add("MAX_SERIAL_OCTETS", MAX_SERIAL_OCTETS)?;
     Ok(())
