@@ -114,7 +114,7 @@ def read_serial_file(path: Path) -> pa.Table:
         header = path.open(encoding="utf-8", errors="replace").readline()
         names = [c.strip().strip('"') for c in header.split(",")]
         types = {c: pa.string() for c in ("serial", "issuer") if c in names}
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
+        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=["serial"]),
