@@ -11,7 +11,8 @@ Layout::
         partitions.arrow      one row per (issuer key, partition) CRL: numbers, times, sources
         entries.arrow         the revocation index, one record batch per issuer key:
                               serial u64 | revocation_time u32 | partition u16 | reason u8
-        directory.arrow       the offset table over the serials, one batch per issuer key
+        directory.arrow       lookup structure, one batch per issuer key: block ranks of the
+        bitmap.arrow          serial bitmap (dense serials) or the offset table (sparse ones)
         long_entries.arrow    serials longer than 8 octets (20-octet keys), one batch per issuer
         invalidity.arrow      sparse invalidity dates by row, one batch per issuer
       staging/                generations being written (never read by readers)
@@ -76,7 +77,8 @@ LONG_ENTRY_SCHEMA = pa.schema(
         ("reason", pa.uint8()),
     ]
 )
-DIRECTORY_SCHEMA = pa.schema([("offset", pa.uint32())])
+DIRECTORY_SCHEMA = pa.schema([("directory", pa.uint32())])
+BITMAP_SCHEMA = pa.schema([("word", pa.uint64())])
 INVALIDITY_SCHEMA = pa.schema([("row", pa.uint32()), ("invalidity_date", pa.int64())])
 ISSUER_SCHEMA = pa.schema(
     [
@@ -115,6 +117,7 @@ SNAPSHOT_FILES = (
     "partitions.arrow",
     "entries.arrow",
     "directory.arrow",
+    "bitmap.arrow",
     "long_entries.arrow",
     "invalidity.arrow",
 )
@@ -205,6 +208,7 @@ def _issuer_batches(columns: Sequence[dict | None]) -> dict[str, list[pa.RecordB
     out: dict[str, list[pa.RecordBatch]] = {
         "entries.arrow": [],
         "directory.arrow": [],
+        "bitmap.arrow": [],
         "long_entries.arrow": [],
         "invalidity.arrow": [],
     }
@@ -212,6 +216,7 @@ def _issuer_batches(columns: Sequence[dict | None]) -> dict[str, list[pa.RecordB
         if cols is None:
             out["entries.arrow"].append(_empty_batch(ENTRY_SCHEMA))
             out["directory.arrow"].append(pa.record_batch([pa.array([0, 0], pa.uint32())], schema=DIRECTORY_SCHEMA))
+            out["bitmap.arrow"].append(_empty_batch(BITMAP_SCHEMA))
             out["long_entries.arrow"].append(_empty_batch(LONG_ENTRY_SCHEMA))
             out["invalidity.arrow"].append(_empty_batch(INVALIDITY_SCHEMA))
             continue
@@ -227,8 +232,12 @@ def _issuer_batches(columns: Sequence[dict | None]) -> dict[str, list[pa.RecordB
                 schema=ENTRY_SCHEMA,
             )
         )
-        directory = np.frombuffer(cols["directory"], dtype=np.uint32)
-        out["directory.arrow"].append(pa.record_batch([pa.array(directory, pa.uint32())], schema=DIRECTORY_SCHEMA))
+        out["directory.arrow"].append(
+            pa.record_batch([_u(cols["directory"], pa.uint32(), len(cols["directory"]) // 4)], schema=DIRECTORY_SCHEMA)
+        )
+        out["bitmap.arrow"].append(
+            pa.record_batch([_u(cols["bitmap"], pa.uint64(), len(cols["bitmap"]) // 8)], schema=BITMAP_SCHEMA)
+        )
         out["long_entries.arrow"].append(
             pa.record_batch(
                 [
@@ -288,6 +297,7 @@ def write_generation(
         schemas = {
             "entries.arrow": ENTRY_SCHEMA,
             "directory.arrow": DIRECTORY_SCHEMA,
+            "bitmap.arrow": BITMAP_SCHEMA,
             "long_entries.arrow": LONG_ENTRY_SCHEMA,
             "invalidity.arrow": INVALIDITY_SCHEMA,
         }
@@ -309,6 +319,7 @@ def write_generation(
                     "alias": alias,
                     "entries": 0 if cols is None else cols["entries"],
                     "long_entries": 0 if cols is None else cols["long_entries"],
+                    "lookup": "offsets" if cols is None else cols["lookup"],
                     "dir_base": "0" if cols is None else str(cols["dir_base"]),
                     "dir_shift": 63 if cols is None else cols["dir_shift"],
                 }
@@ -424,6 +435,7 @@ class Store:
         for i, meta in enumerate(self.manifest["issuers"]):
             e = self._batches["entries.arrow"][i]
             d = self._batches["directory.arrow"][i]
+            bm = self._batches["bitmap.arrow"][i]
             l = self._batches["long_entries.arrow"][i]
             v = self._batches["invalidity.arrow"][i]
             issuer_columns.append(
@@ -433,6 +445,7 @@ class Store:
                     "partition": _buffer(e.column(2)),
                     "reason": _buffer(e.column(3)),
                     "directory": _buffer(d.column(0)),
+                    "bitmap": _buffer(bm.column(0)),
                     "dir_base": int(meta["dir_base"]),
                     "dir_shift": int(meta["dir_shift"]),
                     "long_serial": _buffer(l.column(0)),
@@ -615,6 +628,7 @@ class Store:
             None if partitions is None else np.ascontiguousarray(partitions, dtype=np.uint16),
             batch.long_rows if len(batch.long_rows) else None,
             np.ascontiguousarray(batch.long_keys) if len(batch.long_rows) else None,
+            provenance,
         )
         n = len(batch)
         columns = {
@@ -628,7 +642,9 @@ class Store:
             ),
             "invalidity_date": pa.Array.from_buffers(
                 UTC_SECONDS, n, [pa.py_buffer(out["invalidity_valid"]), pa.py_buffer(out["invalidity_date"])]
-            ),
+            )
+            if "invalidity_date" in out
+            else pa.nulls(n, UTC_SECONDS),
         }
         if provenance:
             columns.update(self._provenance(np.frombuffer(out["partition"], np.uint16), issuer_rows, partitions, n))

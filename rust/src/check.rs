@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use crate::index::{Hit, IssuerView, LongKey, NOT_FOUND};
+use crate::mem::{uninit_vec, zeroed_vec};
 
 pub const GOOD: u8 = 0;
 pub const REVOKED: u8 = 1;
@@ -80,19 +81,64 @@ pub struct CheckOutput {
     pub status: Vec<u8>,
     pub reason: Vec<u8>,
     pub revocation_date: Vec<i64>,
-    pub invalidity_date: Vec<i64>,
-    /// The deciding partition for revoked rows; `ISSUER_WIDE` otherwise.
-    pub partition: Vec<u16>,
     pub revocation_valid: Vec<u8>,
     pub reason_valid: Vec<u8>,
-    pub invalidity_valid: Vec<u8>,
+    /// Only when some issuer has invalidity dates.
+    pub invalidity: Option<(Vec<i64>, Vec<u8>)>,
+    /// The deciding partition of revoked rows (`ISSUER_WIDE` otherwise), when asked for.
+    pub partition: Option<Vec<u16>>,
     pub counts: [u64; 4],
 }
 
-const CHUNK: usize = 1 << 14; // a multiple of 8, so chunks own whole bitmap bytes
-const G: usize = 16;
+/// Rows per parallel task: a multiple of 8, so tasks own whole bitmap bytes.
+const CHUNK: usize = 1 << 14;
+/// Distance, in rows, between the stages of the lookup pipeline.
+const D: usize = 16;
+const RING: usize = 64; // > 2 * D, a power of two
+
+/// One task's slice of every output.
+struct Slices<'a> {
+    status: &'a mut [u8],
+    reason: &'a mut [u8],
+    date: &'a mut [i64],
+    date_valid: &'a mut [u8],
+    reason_valid: &'a mut [u8],
+    invalidity: Option<(&'a mut [i64], &'a mut [u8])>,
+    partition: Option<&'a mut [u16]>,
+}
+
+impl Slices<'_> {
+    #[inline(always)]
+    fn write(&mut self, i: usize, d: Decision) {
+        self.status[i] = d.status;
+        self.reason[i] = d.reason.unwrap_or(0);
+        self.date[i] = d.date.unwrap_or(0);
+        set_bit(self.date_valid, i, d.date.is_some());
+        set_bit(self.reason_valid, i, d.reason.is_some());
+        if let Some((dates, valid)) = &mut self.invalidity {
+            dates[i] = d.invalidity.unwrap_or(0);
+            set_bit(valid, i, d.invalidity.is_some());
+        }
+        if let Some(p) = &mut self.partition {
+            p[i] = d.partition;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Decision {
+    status: u8,
+    reason: Option<u8>,
+    date: Option<i64>,
+    invalidity: Option<i64>,
+    partition: u16,
+}
 
 /// Checks `short[i]` (or, for rows listed in `long`, the long serial) of issuer `issuers.get(i)`.
+///
+/// Lookups run as a software pipeline: the directory entry of row i+2D, the first entries of
+/// row i+D's bucket and the columns of row i's hit are all in flight while row i is decided, so
+/// random lookups overlap their cache misses instead of paying them one after another.
 pub fn check(
     views: &[Option<IssuerView<'_>>],
     issuers: Issuers<'_>,
@@ -100,59 +146,77 @@ pub fn check(
     short: &[u64],
     long: &[(u32, LongKey)],
     coverage: &Coverage,
+    want_partition: bool,
 ) -> CheckOutput {
     let n = short.len();
+    let nb = n.div_ceil(8);
+    let with_invalidity = views.iter().flatten().any(|v| v.has_invalidity());
     let mut out = CheckOutput {
-        status: vec![0; n],
-        reason: vec![0; n],
-        revocation_date: vec![0; n],
-        invalidity_date: vec![0; n],
-        partition: vec![0; n],
-        revocation_valid: vec![0; n.div_ceil(8)],
-        reason_valid: vec![0; n.div_ceil(8)],
-        invalidity_valid: vec![0; n.div_ceil(8)],
+        status: uninit_vec(n),
+        reason: uninit_vec(n),
+        revocation_date: uninit_vec(n),
+        revocation_valid: zeroed_vec(nb),
+        reason_valid: zeroed_vec(nb),
+        invalidity: with_invalidity.then(|| (uninit_vec(n), zeroed_vec(nb))),
+        partition: want_partition.then(|| uninit_vec(n)),
         counts: [0; 4],
     };
-    let counts: Vec<[u64; 4]> = out
-        .status
-        .par_chunks_mut(CHUNK)
-        .zip(out.reason.par_chunks_mut(CHUNK))
-        .zip(out.revocation_date.par_chunks_mut(CHUNK))
-        .zip(out.invalidity_date.par_chunks_mut(CHUNK))
-        .zip(out.partition.par_chunks_mut(CHUNK))
-        .zip(out.revocation_valid.par_chunks_mut(CHUNK / 8))
-        .zip(out.reason_valid.par_chunks_mut(CHUNK / 8))
-        .zip(out.invalidity_valid.par_chunks_mut(CHUNK / 8))
-        .enumerate()
-        .map(|(c, (((((((status, reason), rdate), idate), part), rv), sv), iv))| {
-            let start = c * CHUNK;
-            let mut rows = [NOT_FOUND; G];
-            let mut counts = [0u64; 4];
-            let mut k = 0;
-            while k < status.len() {
-                let g = G.min(status.len() - k);
-                let base = start + k;
-                lookup_group(views, issuers, &short[base..base + g], base, &mut rows[..g]);
-                for j in 0..g {
-                    let row = base + j;
-                    let issuer = issuers.get(row);
-                    let hit = if rows[j] == NOT_FOUND {
-                        None
-                    } else {
-                        views[issuer as usize].map(|v| v.hit_short(rows[j]))
-                    };
-                    let local = k + j;
-                    let s = decide(views, issuer, partitions.map(|p| p[row]), hit, coverage, local, status, reason, rdate, idate, part, rv, sv, iv);
-                    counts[s as usize] += 1;
+    {
+        let (inv_dates, inv_valid) = match &mut out.invalidity {
+            Some((d, v)) => (Some(d.as_mut_slice()), Some(v.as_mut_slice())),
+            None => (None, None),
+        };
+        let mut tasks: Vec<(usize, Slices<'_>)> = Vec::with_capacity(n.div_ceil(CHUNK));
+        let mut status = out.status.as_mut_slice();
+        let mut reason = out.reason.as_mut_slice();
+        let mut date = out.revocation_date.as_mut_slice();
+        let mut date_valid = out.revocation_valid.as_mut_slice();
+        let mut reason_valid = out.reason_valid.as_mut_slice();
+        let mut inv_dates = inv_dates;
+        let mut inv_valid = inv_valid;
+        let mut part = out.partition.as_deref_mut();
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let bits = len.div_ceil(8);
+            let (s0, s1) = std::mem::take(&mut status).split_at_mut(len);
+            let (r0, r1) = std::mem::take(&mut reason).split_at_mut(len);
+            let (d0, d1) = std::mem::take(&mut date).split_at_mut(len);
+            let (dv0, dv1) = std::mem::take(&mut date_valid).split_at_mut(bits);
+            let (rv0, rv1) = std::mem::take(&mut reason_valid).split_at_mut(bits);
+            let inv = match (inv_dates.take(), inv_valid.take()) {
+                (Some(d), Some(v)) => {
+                    let (a0, a1) = d.split_at_mut(len);
+                    let (b0, b1) = v.split_at_mut(bits);
+                    inv_dates = Some(a1);
+                    inv_valid = Some(b1);
+                    Some((a0, b0))
                 }
-                k += g;
+                _ => None,
+            };
+            let p = part.take().map(|p| {
+                let (p0, p1) = p.split_at_mut(len);
+                part = Some(p1);
+                p0
+            });
+            tasks.push((
+                start,
+                Slices { status: s0, reason: r0, date: d0, date_valid: dv0, reason_valid: rv0, invalidity: inv, partition: p },
+            ));
+            (status, reason, date, date_valid, reason_valid) = (s1, r1, d1, dv1, rv1);
+            start += len;
+        }
+        let counts: Vec<[u64; 4]> = tasks
+            .into_par_iter()
+            .map(|(start, mut slices)| {
+                let len = slices.status.len();
+                check_chunk(views, issuers, partitions, &short[start..start + len], start, coverage, &mut slices)
+            })
+            .collect();
+        for c in counts {
+            for s in 0..4 {
+                out.counts[s] += c[s];
             }
-            counts
-        })
-        .collect();
-    for c in counts {
-        for s in 0..4 {
-            out.counts[s] += c[s];
         }
     }
     // Long serials are rare: redo those rows one by one.
@@ -161,43 +225,72 @@ pub fn check(
         out.counts[out.status[row] as usize] -= 1;
         let issuer = issuers.get(row);
         let hit = views.get(issuer as usize).copied().flatten().and_then(|v| v.find_long(&key).map(|r| v.hit_long(r)));
-        let s = decide(
-            views,
-            issuer,
-            partitions.map(|p| p[row]),
-            hit,
-            coverage,
-            row,
-            &mut out.status,
-            &mut out.reason,
-            &mut out.revocation_date,
-            &mut out.invalidity_date,
-            &mut out.partition,
-            &mut out.revocation_valid,
-            &mut out.reason_valid,
-            &mut out.invalidity_valid,
-        );
-        out.counts[s as usize] += 1;
+        let d = decide(views.len(), issuer, partitions.map(|p| p[row]), hit, coverage);
+        let mut slices = Slices {
+            status: &mut out.status,
+            reason: &mut out.reason,
+            date: &mut out.revocation_date,
+            date_valid: &mut out.revocation_valid,
+            reason_valid: &mut out.reason_valid,
+            invalidity: out.invalidity.as_mut().map(|(d, v)| (d.as_mut_slice(), v.as_mut_slice())),
+            partition: out.partition.as_deref_mut(),
+        };
+        slices.write(row, d);
+        out.counts[d.status as usize] += 1;
     }
     out
 }
 
-#[inline]
-fn lookup_group(views: &[Option<IssuerView<'_>>], issuers: Issuers<'_>, keys: &[u64], base: usize, rows: &mut [u32]) {
-    match issuers {
-        Issuers::All(i) => match views.get(i as usize).copied().flatten() {
-            Some(v) => v.find_short_batch(keys, rows),
-            None => rows.fill(NOT_FOUND),
-        },
-        Issuers::PerRow(per_row) => {
-            for (j, &k) in keys.iter().enumerate() {
-                rows[j] = match views.get(per_row[base + j] as usize).copied().flatten() {
-                    Some(v) => v.find_short(k),
-                    None => NOT_FOUND,
-                };
-            }
+fn check_chunk(
+    views: &[Option<IssuerView<'_>>],
+    issuers: Issuers<'_>,
+    partitions: Option<&[u16]>,
+    keys: &[u64],
+    start: usize,
+    coverage: &Coverage,
+    out: &mut Slices<'_>,
+) -> [u64; 4] {
+    let len = keys.len();
+    let mut counts = [0u64; 4];
+    let mut buckets = [usize::MAX; RING];
+    let mut ranges = [(0u32, 0u32); RING];
+    let mut rows = [NOT_FOUND; RING];
+    let view_of = |i: usize| -> Option<&IssuerView<'_>> {
+        let issuer = issuers.get(start + i);
+        views.get(issuer as usize).and_then(|v| v.as_ref())
+    };
+    for step in 0..len + 3 * D {
+        if step < len {
+            buckets[step % RING] = match view_of(step) {
+                Some(v) => v.stage_locate(keys[step]),
+                None => usize::MAX,
+            };
+        }
+        if step >= D && step - D < len {
+            let j = step - D;
+            ranges[j % RING] = match view_of(j) {
+                Some(v) => v.stage_range(buckets[j % RING]),
+                None => (0, 0),
+            };
+        }
+        if step >= 2 * D && step - 2 * D < len {
+            let k = step - 2 * D;
+            rows[k % RING] = match view_of(k) {
+                Some(v) => v.stage_search(ranges[k % RING], keys[k]),
+                None => NOT_FOUND,
+            };
+        }
+        if step >= 3 * D && step - 3 * D < len {
+            let m = step - 3 * D;
+            let row = rows[m % RING];
+            let issuer = issuers.get(start + m);
+            let hit = if row == NOT_FOUND { None } else { view_of(m).map(|v| v.hit_short(row)) };
+            let d = decide(views.len(), issuer, partitions.map(|p| p[start + m]), hit, coverage);
+            out.write(m, d);
+            counts[d.status as usize] += 1;
         }
     }
+    counts
 }
 
 #[inline(always)]
@@ -210,49 +303,30 @@ fn set_bit(bits: &mut [u8], i: usize, on: bool) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn decide(
-    views: &[Option<IssuerView<'_>>],
-    issuer: u16,
-    partition: Option<u16>,
-    hit: Option<Hit>,
-    coverage: &Coverage,
-    i: usize,
-    status: &mut [u8],
-    reason: &mut [u8],
-    rdate: &mut [i64],
-    idate: &mut [i64],
-    part: &mut [u16],
-    rv: &mut [u8],
-    sv: &mut [u8],
-    iv: &mut [u8],
-) -> u8 {
-    let known = issuer != crate::check::UNKNOWN_ISSUER && (issuer as usize) < views.len();
-    let (s, r, d, inv, p) = if !known {
-        (UNKNOWN, None, None, None, ISSUER_WIDE)
-    } else if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
-        (REVOKED, Some(code), Some(date), None, ISSUER_WIDE)
-    } else if let Some(h) = hit {
-        let r = if h.reason == crate::crl::NO_REASON { None } else { Some(h.reason) };
-        (REVOKED, r, Some(h.date as i64), h.invalidity, h.partition)
-    } else {
-        let fresh = match partition {
-            None | Some(ISSUER_WIDE) => coverage.issuer_fresh[issuer as usize],
-            Some(MISSING_PARTITION) => false,
-            Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
+fn decide(n_views: usize, issuer: u16, partition: Option<u16>, hit: Option<Hit>, coverage: &Coverage) -> Decision {
+    let none = |status| Decision { status, reason: None, date: None, invalidity: None, partition: ISSUER_WIDE };
+    if issuer == UNKNOWN_ISSUER || issuer as usize >= n_views {
+        return none(UNKNOWN);
+    }
+    if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
+        return Decision { status: REVOKED, reason: Some(code), date: Some(date), invalidity: None, partition: ISSUER_WIDE };
+    }
+    if let Some(h) = hit {
+        return Decision {
+            status: REVOKED,
+            reason: if h.reason == crate::crl::NO_REASON { None } else { Some(h.reason) },
+            date: Some(h.date as i64),
+            invalidity: h.invalidity,
+            partition: h.partition,
         };
-        (if fresh { GOOD } else { STALE }, None, None, None, ISSUER_WIDE)
+    }
+    let fresh = match partition {
+        None | Some(ISSUER_WIDE) => coverage.issuer_fresh[issuer as usize],
+        Some(MISSING_PARTITION) => false,
+        Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
     };
-    status[i] = s;
-    reason[i] = r.unwrap_or(0);
-    rdate[i] = d.unwrap_or(0);
-    idate[i] = inv.unwrap_or(0);
-    part[i] = p;
-    set_bit(rv, i, d.is_some());
-    set_bit(sv, i, r.is_some());
-    set_bit(iv, i, inv.is_some());
-    s
+    none(if fresh { GOOD } else { STALE })
 }
 
 #[cfg(test)]
@@ -270,20 +344,22 @@ mod tests {
         let short = [10u64, 11, 11, 11, 11];
         let issuers = [0u16, 0, 0, 0, UNKNOWN_ISSUER];
         let parts = [ISSUER_WIDE, 0, 1, MISSING_PARTITION, ISSUER_WIDE];
-        let out = check(&views, Issuers::PerRow(&issuers), Some(&parts), &short, &[], &cov);
+        let out = check(&views, Issuers::PerRow(&issuers), Some(&parts), &short, &[], &cov, true);
         assert_eq!(out.status, vec![REVOKED, GOOD, STALE, STALE, UNKNOWN]);
         assert_eq!(out.revocation_date[0], 100);
+        assert_eq!(out.partition.as_ref().unwrap()[0], 0);
+        assert!(out.invalidity.is_none());
         assert_eq!(out.revocation_valid[0], 0b0000_0001);
         assert_eq!(out.counts, [1, 1, 2, 1]);
         // Issuer-wide: one stale partition makes every unrevoked serial stale.
-        let out = check(&views, Issuers::All(0), None, &short, &[], &cov);
+        let out = check(&views, Issuers::All(0), None, &short, &[], &cov, false);
         assert_eq!(out.status, vec![REVOKED, STALE, STALE, STALE, STALE]);
         // All fresh: good.
         let cov = Coverage::at(100, 2, &[0, 0], &[0, 0], &[2000, 500], &[true, true]);
-        let out = check(&views, Issuers::All(0), None, &short, &[], &cov);
+        let out = check(&views, Issuers::All(0), None, &short, &[], &cov, false);
         assert_eq!(out.status, vec![REVOKED, GOOD, GOOD, GOOD, GOOD]);
         // Issuer 1 has no CRL at all: stale.
-        let out = check(&views, Issuers::All(1), None, &short, &[], &cov);
+        let out = check(&views, Issuers::All(1), None, &short, &[], &cov, false);
         assert_eq!(out.status, vec![STALE; 5]);
     }
 }

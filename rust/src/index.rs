@@ -9,14 +9,22 @@
 //! | revocation  | u32 seconds since 1970 (until 2106) | 4 |
 //! | partition   | u16   | 2 |
 //! | reason      | u8 (0xFF: none) | 1 |
-//! | directory   | u32 offsets, one per 4 entries on average | ~1 |
+//! | lookup      | bitmap + ranks, or offset table | < 1 |
 //!
-//! 16 bytes per entry in all. The directory is an offset table over the high bits of
-//! `serial - base`: `directory[b]..directory[b+1]` is the range of entries whose bucket is `b`, so
-//! a lookup costs one directory read and one short scan, instead of a binary search's ~24
-//! dependent cache misses. Serials longer than 8 octets live in a separate, sorted table of
-//! 20-octet keys (searched by binary search; they are rare). Invalidity dates are rare too and
-//! are kept sparse, by row.
+//! 16 bytes per entry in all. Two lookup structures, chosen per issuer at build time:
+//!
+//! - **Bitmap** (dense serials, as JPKI allocates them: roughly sequential, so the revoked ones
+//!   cover a good share of their range): one bit per serial value between the smallest and
+//!   largest revoked serial, plus a cumulative count per 512 bits. A lookup reads one bitmap
+//!   word and one count, both small enough to stay in cache, and the row of a revoked serial is
+//!   its rank: `ranks[block] + popcount(earlier words of the block) + popcount(bits below)`.
+//!   Used when it costs at most one byte per entry.
+//! - **Offset table** (sparse serials): `directory[b]..directory[b+1]` is the range of entries
+//!   whose `(serial - base) >> shift` is `b`, about four entries per bucket, so a lookup costs
+//!   one directory read and one short scan instead of a binary search's ~24 cache misses.
+//!
+//! Serials longer than 8 octets live in a separate, sorted table of 20-octet keys (searched by
+//! binary search; they are rare). Invalidity dates are rare too and are kept sparse, by row.
 
 use crate::serial::{SerialKey, MAX_SERIAL_OCTETS};
 use crate::sort::radix_sort;
@@ -25,6 +33,10 @@ pub const NOT_FOUND: u32 = u32::MAX;
 pub const NO_PARTITION: u16 = u16::MAX;
 /// Average entries per directory bucket.
 const ENTRIES_PER_BUCKET: usize = 4;
+/// The bitmap is used when it and its ranks take at most this many bits per entry.
+const BITMAP_MAX_BITS_PER_ENTRY: u64 = 8;
+/// Bitmap words per rank block (one cache line).
+const WORDS_PER_BLOCK: usize = 8;
 /// Bucket ranges up to this size are scanned linearly.
 const LINEAR_SCAN: usize = 16;
 
@@ -67,6 +79,8 @@ pub struct IssuerColumns {
     pub directory: Vec<u32>,
     pub dir_base: u64,
     pub dir_shift: u32,
+    pub bitmap: Vec<u64>,
+    pub ranks: Vec<u32>,
     pub long_serials: Vec<LongKey>,
     pub long_dates: Vec<u32>,
     pub long_partitions: Vec<u16>,
@@ -122,7 +136,7 @@ pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Ve
         i = j;
     }
     drop(records);
-    build_directory(&mut out);
+    build_lookup(&mut out);
 
     long.sort_by(|a, b| a.serial.cmp(&b.serial)); // stable
     let mut i = 0;
@@ -178,11 +192,13 @@ pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Ve
     out
 }
 
-/// Chooses the bucket width so there are about `ENTRIES_PER_BUCKET` entries per bucket on
-/// average, and fills the offset table.
-fn build_directory(out: &mut IssuerColumns) {
+/// Builds the bitmap when the serials are dense enough, else the offset table.
+fn build_lookup(out: &mut IssuerColumns) {
     let s = &out.serials;
     let n = s.len();
+    out.directory = Vec::new();
+    out.bitmap = Vec::new();
+    out.ranks = Vec::new();
     if n == 0 {
         out.dir_base = 0;
         out.dir_shift = 63;
@@ -191,6 +207,28 @@ fn build_directory(out: &mut IssuerColumns) {
     }
     let base = s[0];
     let range = s[n - 1] - base;
+    out.dir_base = base;
+    let words = (range / 64 + 1) as usize;
+    let blocks = words.div_ceil(WORDS_PER_BLOCK);
+    let bitmap_bits = words as u64 * 64 + (blocks as u64 + 1) * 32;
+    if range < u64::MAX / 2 && bitmap_bits <= BITMAP_MAX_BITS_PER_ENTRY * n as u64 {
+        let mut bitmap = vec![0u64; words];
+        for &v in s {
+            let pos = v - base;
+            bitmap[(pos / 64) as usize] |= 1u64 << (pos % 64);
+        }
+        let mut ranks = Vec::with_capacity(blocks + 1);
+        let mut total = 0u32;
+        for block in bitmap.chunks(WORDS_PER_BLOCK) {
+            ranks.push(total);
+            total += block.iter().map(|w| w.count_ones()).sum::<u32>();
+        }
+        ranks.push(total);
+        out.dir_shift = 0;
+        out.bitmap = bitmap;
+        out.ranks = ranks;
+        return;
+    }
     let target = (n / ENTRIES_PER_BUCKET).max(1) as u64;
     let mut shift = 0u32;
     while (range >> shift) >= target {
@@ -206,7 +244,6 @@ fn build_directory(out: &mut IssuerColumns) {
         dir.push(row as u32);
     }
     dir.push(n as u32);
-    out.dir_base = base;
     out.dir_shift = shift;
     out.directory = dir;
 }
@@ -221,6 +258,8 @@ impl IssuerColumns {
             directory: &self.directory,
             dir_base: self.dir_base,
             dir_shift: self.dir_shift,
+            bitmap: &self.bitmap,
+            ranks: &self.ranks,
             long_serials: &self.long_serials,
             long_dates: &self.long_dates,
             long_partitions: &self.long_partitions,
@@ -241,6 +280,8 @@ pub struct IssuerView<'a> {
     pub directory: &'a [u32],
     pub dir_base: u64,
     pub dir_shift: u32,
+    pub bitmap: &'a [u64],
+    pub ranks: &'a [u32],
     pub long_serials: &'a [LongKey],
     pub long_dates: &'a [u32],
     pub long_partitions: &'a [u16],
@@ -276,6 +317,24 @@ impl<'a> IssuerView<'a> {
         if self.invalidity_rows.iter().any(|&r| r as usize >= n + m) {
             return Err("invalidity row out of range".into());
         }
+        if !self.bitmap.is_empty() {
+            // Every rank must equal the bits before it, so a rank can never point past `n`.
+            let blocks = self.bitmap.len().div_ceil(WORDS_PER_BLOCK);
+            if self.ranks.len() != blocks + 1 || !self.directory.is_empty() {
+                return Err("bitmap and ranks do not match".into());
+            }
+            let mut total = 0u32;
+            for (i, block) in self.bitmap.chunks(WORDS_PER_BLOCK).enumerate() {
+                if self.ranks[i] != total {
+                    return Err(format!("rank of bitmap block {i} is wrong"));
+                }
+                total += block.iter().map(|w| w.count_ones()).sum::<u32>();
+            }
+            if self.ranks[blocks] != total || total as usize != n {
+                return Err("bitmap does not hold one bit per entry".into());
+            }
+            return Ok(());
+        }
         let d = self.directory;
         if d.len() < 2 || d[0] != 0 || d[d.len() - 1] as usize != n || self.dir_shift > 63 {
             return Err("directory does not span the entries".into());
@@ -295,78 +354,116 @@ impl<'a> IssuerView<'a> {
     }
 
     #[inline(always)]
-    fn bucket(&self, key: u64) -> Option<usize> {
+    fn is_bitmap(&self) -> bool {
+        !self.bitmap.is_empty()
+    }
+
+    /// First stage of a lookup: locates the key's bitmap word or directory bucket (`usize::MAX`
+    /// when the key lies outside the index) and prefetches what the next stage reads.
+    #[inline(always)]
+    pub fn stage_locate(&self, key: u64) -> usize {
         if key < self.dir_base {
-            return None;
+            return usize::MAX;
         }
-        let b = ((key - self.dir_base) >> self.dir_shift) as usize;
-        if b + 1 < self.directory.len() {
-            Some(b)
+        let offset = key - self.dir_base;
+        if self.is_bitmap() {
+            let word = (offset / 64) as usize;
+            if offset >= (self.bitmap.len() as u64) * 64 {
+                return usize::MAX;
+            }
+            prefetch(self.bitmap.as_ptr().wrapping_add(word));
+            prefetch(self.ranks.as_ptr().wrapping_add(word / WORDS_PER_BLOCK));
+            offset as usize
         } else {
-            None
+            let b = (offset >> self.dir_shift) as usize;
+            if b + 1 >= self.directory.len() {
+                return usize::MAX;
+            }
+            prefetch(self.directory.as_ptr().wrapping_add(b));
+            b
         }
     }
 
+    /// Second stage: the candidate rows `lo..hi` (prefetched). In bitmap mode the row is exact:
+    /// `hi == lo + 1` for a present key, an empty range otherwise.
     #[inline(always)]
-    fn search(&self, lo: usize, hi: usize, key: u64) -> u32 {
-        let s = &self.serials[lo..hi];
-        if s.len() <= LINEAR_SCAN {
-            for (i, &v) in s.iter().enumerate() {
-                if v >= key {
-                    return if v == key { (lo + i) as u32 } else { NOT_FOUND };
-                }
+    pub fn stage_range(&self, located: usize) -> (u32, u32) {
+        if located == usize::MAX {
+            return (0, 0);
+        }
+        if self.is_bitmap() {
+            let w = located / 64;
+            let word = self.bitmap[w];
+            let bit = located % 64;
+            if (word >> bit) & 1 == 0 {
+                return (0, 0);
             }
-            NOT_FOUND
+            let block = w / WORDS_PER_BLOCK;
+            let mut row = self.ranks[block];
+            for &earlier in &self.bitmap[block * WORDS_PER_BLOCK..w] {
+                row += earlier.count_ones();
+            }
+            row += (word & ((1u64 << bit) - 1)).count_ones();
+            self.prefetch_row(row as usize);
+            return (row, row + 1);
+        }
+        let lo = self.directory[located];
+        let hi = self.directory[located + 1];
+        if lo < hi {
+            prefetch(self.serials.as_ptr().wrapping_add(lo as usize));
+        }
+        (lo, hi)
+    }
+
+    /// Third stage: the row of `key`, or `NOT_FOUND`; a found row's columns are prefetched.
+    #[inline(always)]
+    pub fn stage_search(&self, range: (u32, u32), key: u64) -> u32 {
+        let (lo, hi) = range;
+        if lo >= hi {
+            return NOT_FOUND;
+        }
+        if self.is_bitmap() {
+            return lo;
+        }
+        let s = &self.serials[lo as usize..hi as usize];
+        let row = if s.len() <= LINEAR_SCAN {
+            match s.iter().position(|&v| v >= key) {
+                Some(i) if s[i] == key => lo + i as u32,
+                _ => NOT_FOUND,
+            }
         } else {
             match s.binary_search(&key) {
-                Ok(i) => (lo + i) as u32,
+                Ok(i) => lo + i as u32,
                 Err(_) => NOT_FOUND,
             }
+        };
+        if row != NOT_FOUND {
+            self.prefetch_row(row as usize);
         }
+        row
+    }
+
+    #[inline(always)]
+    fn prefetch_row(&self, r: usize) {
+        prefetch(self.dates.as_ptr().wrapping_add(r));
+        prefetch(self.partitions.as_ptr().wrapping_add(r));
+        prefetch(self.reasons.as_ptr().wrapping_add(r));
     }
 
     /// Row of a serial of at most 8 octets, or `NOT_FOUND`.
     #[inline]
     pub fn find_short(&self, key: u64) -> u32 {
-        match self.bucket(key) {
-            Some(b) => self.search(self.directory[b] as usize, self.directory[b + 1] as usize, key),
-            None => NOT_FOUND,
-        }
-    }
-
-    /// Rows for many serials; prefetches the directory and the entries of a group of keys
-    /// before searching any of them, so the memory accesses of the group overlap.
-    pub fn find_short_batch(&self, keys: &[u64], out: &mut [u32]) {
-        const G: usize = 16;
-        debug_assert_eq!(keys.len(), out.len());
-        for (kc, oc) in keys.chunks(G).zip(out.chunks_mut(G)) {
-            let mut buckets = [usize::MAX; G];
-            for (i, &k) in kc.iter().enumerate() {
-                if let Some(b) = self.bucket(k) {
-                    buckets[i] = b;
-                    prefetch(self.directory.as_ptr().wrapping_add(b));
-                }
-            }
-            let mut ranges = [(0usize, 0usize); G];
-            for i in 0..kc.len() {
-                let b = buckets[i];
-                if b != usize::MAX {
-                    let lo = self.directory[b] as usize;
-                    let hi = self.directory[b + 1] as usize;
-                    ranges[i] = (lo, hi);
-                    prefetch(self.serials.as_ptr().wrapping_add(lo));
-                }
-            }
-            for i in 0..kc.len() {
-                let (lo, hi) = ranges[i];
-                oc[i] = if lo < hi { self.search(lo, hi, kc[i]) } else { NOT_FOUND };
-            }
-        }
+        self.stage_search(self.stage_range(self.stage_locate(key)), key)
     }
 
     /// Row (counted within the long table) of a serial longer than 8 octets.
     pub fn find_long(&self, key: &LongKey) -> Option<u32> {
         self.long_serials.binary_search(key).ok().map(|i| i as u32)
+    }
+
+    /// Whether any entry has an invalidity date.
+    pub fn has_invalidity(&self) -> bool {
+        !self.invalidity_rows.is_empty()
     }
 
     fn invalidity(&self, row: u32) -> Option<i64> {
@@ -444,17 +541,42 @@ mod tests {
         v.validate().unwrap();
         assert_eq!(v.serials.len(), set.len());
         let queries: Vec<u64> = (0x00FF_0000..0x0107_0000).collect();
-        let mut rows = vec![0u32; queries.len()];
-        v.find_short_batch(&queries, &mut rows);
-        for (q, row) in queries.iter().zip(rows) {
+        for q in &queries {
+            let row = v.find_short(*q);
             assert_eq!(row != NOT_FOUND, set.contains(q), "serial {q:X}");
-            assert_eq!(row, v.find_short(*q));
             if row != NOT_FOUND {
                 assert_eq!(v.serials[row as usize], *q);
             }
         }
         assert_eq!(v.find_short(0), NOT_FOUND);
         assert_eq!(v.find_short(u64::MAX), NOT_FOUND);
+    }
+
+    #[test]
+    fn dense_serials_use_the_bitmap_and_stay_exact() {
+        let mut seed = 9u64;
+        let mut recs = Vec::new();
+        for i in 0..100_000u32 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            recs.push(rec(0x0500_0000 + (seed >> 40) % 300_000, i, (i % 5) as u16));
+        }
+        let set: std::collections::BTreeSet<u64> = recs.iter().map(|r| r.serial).collect();
+        let cols = build(recs, vec![], vec![]);
+        assert!(!cols.bitmap.is_empty() && cols.directory.is_empty());
+        let v = cols.view();
+        v.validate().unwrap();
+        for q in 0x04FF_FF00..0x0505_0100u64 {
+            let row = v.find_short(q);
+            assert_eq!(row != NOT_FOUND, set.contains(&q), "serial {q:X}");
+            if row != NOT_FOUND {
+                assert_eq!(v.serials[row as usize], q);
+            }
+        }
+        // A damaged rank is caught before any lookup.
+        let mut ranks = cols.ranks.clone();
+        ranks[3] += 1;
+        let broken = IssuerView { ranks: &ranks, ..v };
+        assert!(broken.validate().is_err());
     }
 
     #[test]

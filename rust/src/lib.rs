@@ -15,6 +15,7 @@ pub mod crl;
 pub mod der;
 pub mod index;
 pub mod ingest;
+pub mod mem;
 pub mod names;
 pub mod serial;
 pub mod signature;

@@ -18,29 +18,31 @@ use crate::serial::{SerialKey, MAX_SERIAL_OCTETS};
 
 /// An immutable byte buffer owned by Rust, exported through the buffer protocol so numpy and
 /// pyarrow can wrap it without copying (`pyarrow.py_buffer(b)`, `numpy.frombuffer(b, dtype)`).
+/// It keeps the vector it was made from: no copy is made on the way out.
 #[pyclass(module = "jpki_fast._core", frozen)]
 pub struct Bytes {
-    data: Box<[u8]>,
+    ptr: *const u8,
+    len: usize,
+    _owner: Box<dyn std::any::Any + Send + Sync>,
 }
 
+// SAFETY: the buffer is immutable for the object's whole life and owned by `_owner`, which is
+// Send + Sync; the raw pointer only points into it.
+unsafe impl Send for Bytes {}
+unsafe impl Sync for Bytes {}
+
 impl Bytes {
-    fn from_vec<T: Copy>(v: Vec<T>) -> Bytes {
+    fn from_vec<T: Copy + Send + Sync + 'static>(v: Vec<T>) -> Bytes {
         let len = v.len() * std::mem::size_of::<T>();
-        let mut bytes = Vec::<u8>::with_capacity(len);
-        // SAFETY: T is plain old data (integers / byte arrays); copying its bytes is sound. The
-        // copy keeps the buffer's alignment at the allocator's (>= 8), which Arrow needs.
-        unsafe {
-            std::ptr::copy_nonoverlapping(v.as_ptr() as *const u8, bytes.as_mut_ptr(), len);
-            bytes.set_len(len);
-        }
-        Bytes { data: bytes.into_boxed_slice() }
+        let ptr = if len == 0 { std::ptr::NonNull::<u64>::dangling().as_ptr() as *const u8 } else { v.as_ptr() as *const u8 };
+        Bytes { ptr, len, _owner: Box::new(v) }
     }
 }
 
 #[pymethods]
 impl Bytes {
     fn __len__(&self) -> usize {
-        self.data.len()
+        self.len
     }
 
     unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
@@ -52,7 +54,7 @@ impl Bytes {
         }
         let (ptr, len) = {
             let this = slf.get();
-            (this.data.as_ptr(), this.data.len())
+            (this.ptr, this.len)
         };
         // SAFETY: `view` is a valid Py_buffer supplied by CPython; the data outlives the view
         // because the view holds a strong reference to `slf`.
@@ -73,7 +75,7 @@ impl Bytes {
     }
 }
 
-fn bytes<T: Copy>(py: Python<'_>, v: Vec<T>) -> PyResult<Py<Bytes>> {
+fn bytes<T: Copy + Send + Sync + 'static>(py: Python<'_>, v: Vec<T>) -> PyResult<Py<Bytes>> {
     Py::new(py, Bytes::from_vec(v))
 }
 
@@ -161,13 +163,16 @@ fn columns_dict<'py>(py: Python<'py>, c: IssuerColumns) -> PyResult<Bound<'py, P
     d.set_item("long_entries", c.long_serials.len())?;
     d.set_item("dir_base", c.dir_base)?;
     d.set_item("dir_shift", c.dir_shift)?;
+    let bitmap_mode = !c.bitmap.is_empty();
+    d.set_item("lookup", if bitmap_mode { "bitmap" } else { "offsets" })?;
     d.set_item("cross_partition_duplicates", c.cross_partition_duplicates)?;
     d.set_item("duplicates", c.duplicates.iter().map(|&(p, n)| (p, n)).collect::<Vec<_>>())?;
     d.set_item("serial", bytes(py, c.serials)?)?;
     d.set_item("revocation_time", bytes(py, c.dates)?)?;
     d.set_item("partition", bytes(py, c.partitions)?)?;
     d.set_item("reason", bytes(py, c.reasons)?)?;
-    d.set_item("directory", bytes(py, c.directory)?)?;
+    d.set_item("directory", bytes(py, if bitmap_mode { c.ranks } else { c.directory })?)?;
+    d.set_item("bitmap", bytes(py, c.bitmap)?)?;
     d.set_item("long_serial", bytes(py, c.long_serials)?)?;
     d.set_item("long_revocation_time", bytes(py, c.long_dates)?)?;
     d.set_item("long_partition", bytes(py, c.long_partitions)?)?;
@@ -314,7 +319,9 @@ struct HeldIssuer {
     revocation_time: Held,
     partition: Held,
     reason: Held,
+    /// Bucket offsets (offset-table lookup) or block ranks (bitmap lookup).
     directory: Held,
+    bitmap: Held,
     dir_base: u64,
     dir_shift: u32,
     long_serial: Held,
@@ -338,6 +345,7 @@ impl HeldIssuer {
             partition: get("partition")?,
             reason: get("reason")?,
             directory: get("directory")?,
+            bitmap: get("bitmap")?,
             dir_base: int("dir_base")?.extract()?,
             dir_shift: int("dir_shift")?.extract()?,
             long_serial: get("long_serial")?,
@@ -350,14 +358,18 @@ impl HeldIssuer {
     }
 
     fn view(&self) -> PyResult<IssuerView<'_>> {
+        let bitmap: &[u64] = self.bitmap.slice("bitmap")?;
+        let directory: &[u32] = self.directory.slice("directory")?;
         Ok(IssuerView {
             serials: self.serial.slice("serial")?,
             dates: self.revocation_time.slice("revocation_time")?,
             partitions: self.partition.slice("partition")?,
             reasons: self.reason.slice("reason")?,
-            directory: self.directory.slice("directory")?,
+            directory: if bitmap.is_empty() { directory } else { &[] },
             dir_base: self.dir_base,
             dir_shift: self.dir_shift,
+            bitmap,
+            ranks: if bitmap.is_empty() { &[] } else { directory },
             long_serials: self.long_serial.slice::<LongKey>("long_serial")?,
             long_dates: self.long_revocation_time.slice("long_revocation_time")?,
             long_partitions: self.long_partition.slice("long_partition")?,
@@ -429,7 +441,7 @@ impl Snapshot {
     /// one index per row; `partitions` an optional uint16 buffer (65535: issuer-wide, 65534:
     /// missing); `short` a uint64 buffer; `long_rows`/`long_keys` the rows whose serial is longer
     /// than 8 octets and their 20-octet keys. Returns a dict of output buffers and counts.
-    #[pyo3(signature = (issuer, short, now, partitions=None, long_rows=None, long_keys=None))]
+    #[pyo3(signature = (issuer, short, now, partitions=None, long_rows=None, long_keys=None, want_partition=false))]
     fn check<'py>(
         &self,
         py: Python<'py>,
@@ -439,6 +451,7 @@ impl Snapshot {
         partitions: Option<Bound<'py, PyAny>>,
         long_rows: Option<Bound<'py, PyAny>>,
         long_keys: Option<Bound<'py, PyAny>>,
+        want_partition: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let short_h = Held::get(&short, "serials")?;
         let short_s: &[u64] = short_h.slice("serials")?;
@@ -473,18 +486,22 @@ impl Snapshot {
         let out = py.detach(|| {
             let mut coverage = Coverage::at(now, views.len(), &self.partition_issuer, &self.this_update, &self.next_update, &self.counts_for_freshness);
             coverage.issuer_revoked = self.issuer_revoked.clone();
-            check::check(&views, issuers, part_s, short_s, &long, &coverage)
+            check::check(&views, issuers, part_s, short_s, &long, &coverage, want_partition)
         });
         let d = PyDict::new(py);
         d.set_item("counts", out.counts.to_vec())?;
         d.set_item("status", bytes(py, out.status)?)?;
         d.set_item("reason", bytes(py, out.reason)?)?;
-        d.set_item("revocation_date", bytes(py, out.revocation_date)?)?;
-        d.set_item("invalidity_date", bytes(py, out.invalidity_date)?)?;
-        d.set_item("partition", bytes(py, out.partition)?)?;
-        d.set_item("revocation_valid", bytes(py, out.revocation_valid)?)?;
         d.set_item("reason_valid", bytes(py, out.reason_valid)?)?;
-        d.set_item("invalidity_valid", bytes(py, out.invalidity_valid)?)?;
+        d.set_item("revocation_date", bytes(py, out.revocation_date)?)?;
+        d.set_item("revocation_valid", bytes(py, out.revocation_valid)?)?;
+        if let Some((dates, valid)) = out.invalidity {
+            d.set_item("invalidity_date", bytes(py, dates)?)?;
+            d.set_item("invalidity_valid", bytes(py, valid)?)?;
+        }
+        if let Some(p) = out.partition {
+            d.set_item("partition", bytes(py, p)?)?;
+        }
         Ok(d)
     }
 
