@@ -28,7 +28,8 @@ struct Column {
 
 impl Column {
     fn get(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Column> {
-        let buf = PyUntypedBuffer::get(obj).map_err(|e| PyValueError::new_err(format!("{name}: not a buffer ({e})")))?;
+        let buf =
+            PyUntypedBuffer::get(obj).map_err(|e| PyValueError::new_err(format!("{name}: not a buffer ({e})")))?;
         if !buf.is_c_contiguous() {
             return Err(PyValueError::new_err(format!("{name}: buffer must be C-contiguous")));
         }
@@ -96,7 +97,11 @@ impl Held {
         let invalidity = match (invalidity_time, invalidity_mask) {
             (Some(t), Some(m)) => Some((Column::get(t, "invalidity_time")?, Column::get(m, "invalidity_mask")?)),
             (None, None) => None,
-            _ => return Err(PyValueError::new_err("invalidity_time and invalidity_mask go together: give both or neither")),
+            _ => {
+                return Err(PyValueError::new_err(
+                    "invalidity_time and invalidity_mask go together: give both or neither",
+                ))
+            }
         };
         Ok(Held {
             serials: Column::get(serials, "serials")?,
@@ -168,7 +173,14 @@ fn encode_crl<'py>(
     extra_extensions: Vec<(Vec<u8>, bool, Vec<u8>)>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let signer = Signer::new(private_key, issuer, authority_key_id).map_err(to_py_err)?;
-    let held = Held::get(&serials, serial_width, &revocation_time, reason.as_ref(), invalidity_time.as_ref(), invalidity_mask.as_ref())?;
+    let held = Held::get(
+        &serials,
+        serial_width,
+        &revocation_time,
+        reason.as_ref(),
+        invalidity_time.as_ref(),
+        invalidity_mask.as_ref(),
+    )?;
     let entries = held.entries()?;
     let extra: Vec<RawExtension> =
         extra_extensions.into_iter().map(|(oid, critical, value)| RawExtension { oid, critical, value }).collect();
@@ -270,7 +282,14 @@ fn write_crls<'py>(
             distribution_point: j.distribution_point,
         })
         .collect();
-    let held = Held::get(&serials, serial_width, &revocation_time, reason.as_ref(), invalidity_time.as_ref(), invalidity_mask.as_ref())?;
+    let held = Held::get(
+        &serials,
+        serial_width,
+        &revocation_time,
+        reason.as_ref(),
+        invalidity_time.as_ref(),
+        invalidity_mask.as_ref(),
+    )?;
     let entries = held.entries()?;
     py.detach(|| synth::write_crls(&signers, &jobs, &entries)).map_err(to_py_err)
 }

@@ -41,7 +41,8 @@ use crate::der::{self, tag};
 use crate::serial::MAX_SERIAL_OCTETS;
 
 /// `AlgorithmIdentifier { sha256WithRSAEncryption, NULL }` (RFC 4055 §5: parameters are NULL).
-const SHA256_WITH_RSA: [u8; 15] = [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B, 0x05, 0x00];
+const SHA256_WITH_RSA: [u8; 15] =
+    [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B, 0x05, 0x00];
 /// `version INTEGER v2(1)`.
 const VERSION_V2: [u8; 3] = [tag::INTEGER, 0x01, 0x01];
 
@@ -396,7 +397,8 @@ impl<'a> Entries<'a> {
             what: format!("serial of {octets} significant octets exceeds RFC 5280's 20-octet limit"),
         })?;
         let revocation = self.revocation_time[row];
-        check_time(revocation).map_err(|what| SynthError::Entry { index: row, what: format!("revocationDate: {what}") })?;
+        check_time(revocation)
+            .map_err(|what| SynthError::Entry { index: row, what: format!("revocationDate: {what}") })?;
         let reason = self.reason.map(|r| r[row]).filter(|&r| r != NO_REASON);
         let invalidity = match self.invalidity {
             Some((dates, mask)) if mask[row] != 0 => {
@@ -456,7 +458,8 @@ impl EntryFields {
         }
         push_header(out, tag::SEQUENCE, ext);
         if let Some(code) = self.reason {
-            let enumerated: &[u8] = if code >= 0x80 { &[tag::ENUMERATED, 2, 0, code] } else { &[tag::ENUMERATED, 1, code] };
+            let enumerated: &[u8] =
+                if code >= 0x80 { &[tag::ENUMERATED, 2, 0, code] } else { &[tag::ENUMERATED, 1, code] };
             push_header(out, tag::SEQUENCE, 5 + tlv_len(enumerated.len()));
             out.extend_from_slice(&[tag::OID, 3]);
             out.extend_from_slice(OID_REASON_CODE);
@@ -512,8 +515,9 @@ impl Signer {
     /// `Name` the CRLs carry (the CA certificate's subject, byte for byte); `authority_key_id`:
     /// the CA's subject key identifier for the AKI extension (`None` leaves AKI out).
     pub fn new(pkcs8: &[u8], issuer: Vec<u8>, authority_key_id: Option<Vec<u8>>) -> Result<Signer> {
-        let key = RsaKeyPair::from_pkcs8(pkcs8)
-            .map_err(|e| SynthError::Key(format!("not an unencrypted PKCS#8 RSA private key of 2048..8192 bits ({e})")))?;
+        let key = RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| {
+            SynthError::Key(format!("not an unencrypted PKCS#8 RSA private key of 2048..8192 bits ({e})"))
+        })?;
         check_name(&issuer, "issuer")?;
         Ok(Signer { key, issuer, authority_key_id })
     }
@@ -685,9 +689,9 @@ pub fn write_crls(signers: &[Signer], jobs: &[CrlJob], entries: &Entries<'_>) ->
 }
 
 fn write_one(signers: &[Signer], job: &CrlJob, entries: &Entries<'_>) -> Result<u64> {
-    let signer = signers
-        .get(job.signer)
-        .ok_or_else(|| SynthError::Columns(format!("signer #{} does not exist ({} signers)", job.signer, signers.len())))?;
+    let signer = signers.get(job.signer).ok_or_else(|| {
+        SynthError::Columns(format!("signer #{} does not exist ({} signers)", job.signer, signers.len()))
+    })?;
     let rows = entries.rows(job.start, job.end)?;
     let header = CrlHeader {
         this_update: job.this_update,
@@ -734,7 +738,9 @@ mod tests {
 
     /// `C=JP, O=JPKI, OU=<ou>` as DER.
     fn name(ou: &str) -> Vec<u8> {
-        let atv = |oid: &[u8], t: u8, v: &str| tlv(tag::SET, &tlv(tag::SEQUENCE, &[tlv(tag::OID, oid), tlv(t, v.as_bytes())].concat()));
+        let atv = |oid: &[u8], t: u8, v: &str| {
+            tlv(tag::SET, &tlv(tag::SEQUENCE, &[tlv(tag::OID, oid), tlv(t, v.as_bytes())].concat()))
+        };
         let body = [
             atv(&[0x55, 0x04, 0x06], tag::PRINTABLE_STRING, "JP"),
             atv(&[0x55, 0x04, 0x0A], tag::UTF8_STRING, "JPKI"),
@@ -757,7 +763,9 @@ mod tests {
     fn verify(signer: &Signer, crl: &Crl<'_>) {
         use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
         let key = public_key_of(signer);
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &key).verify(crl.tbs, crl.signature).expect("signature verifies");
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &key)
+            .verify(crl.tbs, crl.signature)
+            .expect("signature verifies");
     }
 
     fn collect(crl: &Crl<'_>) -> Vec<(Vec<u8>, i64, u8, Option<i64>)> {
@@ -856,7 +864,13 @@ mod tests {
         let reasons = [1u8, NO_REASON, 3, 10];
         let inv_dates = [1_699_000_000i64, 0, 0, 2_600_000_000];
         let inv_mask = [1u8, 0, 0, 1];
-        let entries = Entries::new(Serials::Fixed { bytes: &serials, width: 8 }, &dates, Some(&reasons), Some((&inv_dates, &inv_mask))).unwrap();
+        let entries = Entries::new(
+            Serials::Fixed { bytes: &serials, width: 8 },
+            &dates,
+            Some(&reasons),
+            Some((&inv_dates, &inv_mask)),
+        )
+        .unwrap();
         let dp = name("CRL Distribution Points");
         let extra = [RawExtension { oid: vec![0x2A, 0x03], critical: false, value: vec![0x05, 0x00] }];
         let header = CrlHeader {
@@ -898,12 +912,24 @@ mod tests {
         let fixed: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
         let dates = [1_700_000_000i64; 6];
         let header = CrlHeader { this_update: 1_795_000_000, next_update: Some(1_795_172_800), ..Default::default() };
-        let a = encode_crl(&signer, &header, &Entries::new(Serials::U64(&values), &dates, None, None).unwrap()).unwrap();
-        let b = encode_crl(&signer, &header, &Entries::new(Serials::Fixed { bytes: &fixed, width: 8 }, &dates, None, None).unwrap()).unwrap();
+        let a =
+            encode_crl(&signer, &header, &Entries::new(Serials::U64(&values), &dates, None, None).unwrap()).unwrap();
+        let b = encode_crl(
+            &signer,
+            &header,
+            &Entries::new(Serials::Fixed { bytes: &fixed, width: 8 }, &dates, None, None).unwrap(),
+        )
+        .unwrap();
         assert_eq!(a, b);
         let crl = Crl::parse(&a).unwrap();
         let serials: Vec<Vec<u8>> = collect(&crl).into_iter().map(|e| e.0).collect();
-        let want: Vec<Vec<u8>> = values.iter().map(|v| { let b = v.to_be_bytes(); b[b.iter().position(|&x| x != 0).unwrap()..].to_vec() }).collect();
+        let want: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| {
+                let b = v.to_be_bytes();
+                b[b.iter().position(|&x| x != 0).unwrap()..].to_vec()
+            })
+            .collect();
         assert_eq!(serials, want);
     }
 
@@ -1016,7 +1042,11 @@ mod tests {
             assert_eq!(data.len() as u64, *size);
             assert_eq!(collect(&Crl::parse(&data).unwrap()).len(), j.end - j.start);
         }
-        let leftovers: Vec<_> = fs::read_dir(dir.join("auth")).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "tmp")).collect();
+        let leftovers: Vec<_> = fs::read_dir(dir.join("auth"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "tmp"))
+            .collect();
         assert!(leftovers.is_empty());
         let bad = [job("d.crl", 0, 1), job("e.crl", 50, 101)];
         let err = write_crls(&signers, &bad, &entries).unwrap_err();
