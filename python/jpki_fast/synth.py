@@ -733,6 +733,8 @@ def _check_arguments(entries: int, partitions: int, serial_bytes: int, seed: int
 
 def _prepare_output(out: Path) -> Path:
     """A fresh sibling directory to build in; `out` itself is replaced only at the end."""
+    if out == out.parent:
+        raise ValueError(f"{out} cannot hold a dataset: give a directory below it")
     if out.exists():
         if not out.is_dir():
             raise ValueError(f"{out} exists and is not a directory")
@@ -800,7 +802,7 @@ def generate(
     say = progress or (lambda _msg: None)
     _check_arguments(entries, partitions, serial_bytes, seed)
     now_s = _parse_now(now)
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # so that "." has a name and a parent to build beside
     cas = _load_cas(Path(ca_from)) if ca_from is not None else None
     build = _prepare_output(out)
     try:

@@ -77,6 +77,8 @@ pub enum SynthError {
     Key(String),
     /// Signing failed.
     Sign,
+    /// A job names a signer that was not given.
+    NoSuchSigner { signer: usize, signers: usize },
     /// Writing the output file failed.
     Io { path: String, what: String },
     /// A batch job failed; `job` is its index in the caller's list.
@@ -92,6 +94,7 @@ impl SynthError {
             SynthError::Header(_) => "header",
             SynthError::Key(_) => "key",
             SynthError::Sign => "sign",
+            SynthError::NoSuchSigner { .. } => "no_such_signer",
             SynthError::Io { .. } => "io",
             SynthError::Job { error, .. } => error.kind(),
         }
@@ -106,6 +109,9 @@ impl fmt::Display for SynthError {
             SynthError::Header(what) => write!(f, "CRL header: {what}"),
             SynthError::Key(what) => write!(f, "signing key: {what}"),
             SynthError::Sign => write!(f, "RSA signing failed"),
+            SynthError::NoSuchSigner { signer, signers } => {
+                write!(f, "signer #{signer} does not exist (there are {signers} signers)")
+            }
             SynthError::Io { path, what } => write!(f, "{path}: {what}"),
             SynthError::Job { job, path, error } => write!(f, "CRL job #{job} ({path}): {error}"),
         }
@@ -576,12 +582,17 @@ fn crl_extensions(signer: &Signer, header: &CrlHeader<'_>) -> Result<Vec<u8>> {
 /// Encodes and signs one CRL; returns the DER `CertificateList`.
 ///
 /// ```
-/// # use jpki_fast_core::synth::{Entries, Serials};
-/// let serials = [0x054C_FCD8u64];
-/// let dates = [1_700_000_000i64];
-/// let entries = Entries::new(Serials::U64(&serials), &dates, None, None).unwrap();
-/// assert_eq!(entries.len(), 1);
-/// // encode_crl(&signer, &CrlHeader { this_update, next_update: Some(..), .. }, &entries)
+/// use aws_lc_rs::{encoding::AsDer, rsa::{KeyPair, KeySize}};
+/// use jpki_fast_core::{crl::Crl, synth::{encode_crl, CrlHeader, Entries, Serials, Signer}};
+///
+/// let key = KeyPair::generate(KeySize::Rsa2048).unwrap().as_der().unwrap();
+/// let issuer = b"\x30\x0D\x31\x0B\x30\x09\x06\x03\x55\x04\x06\x13\x02JP".to_vec(); // C=JP
+/// let signer = Signer::new(key.as_ref(), issuer, Some(vec![0xAB; 20])).unwrap();
+/// let (serials, dates, reasons) = ([0x054C_FCD8u64], [1_700_000_000i64], [4u8]); // superseded
+/// let entries = Entries::new(Serials::U64(&serials), &dates, Some(&reasons), None).unwrap();
+/// let header = CrlHeader { this_update: 1_795_000_000, next_update: Some(1_795_172_800), ..Default::default() };
+/// let der = encode_crl(&signer, &header, &entries).unwrap();
+/// assert_eq!(Crl::parse(&der).unwrap().issuer, "C=JP");
 /// ```
 pub fn encode_crl(signer: &Signer, header: &CrlHeader<'_>, entries: &Entries<'_>) -> Result<Vec<u8>> {
     for (what, t) in [("thisUpdate", Some(header.this_update)), ("nextUpdate", header.next_update)] {
@@ -689,9 +700,8 @@ pub fn write_crls(signers: &[Signer], jobs: &[CrlJob], entries: &Entries<'_>) ->
 }
 
 fn write_one(signers: &[Signer], job: &CrlJob, entries: &Entries<'_>) -> Result<u64> {
-    let signer = signers.get(job.signer).ok_or_else(|| {
-        SynthError::Columns(format!("signer #{} does not exist ({} signers)", job.signer, signers.len()))
-    })?;
+    let signer =
+        signers.get(job.signer).ok_or(SynthError::NoSuchSigner { signer: job.signer, signers: signers.len() })?;
     let rows = entries.rows(job.start, job.end)?;
     let header = CrlHeader {
         this_update: job.this_update,
@@ -1053,7 +1063,9 @@ mod tests {
         assert!(matches!(&err, SynthError::Job { job: 1, .. }), "{err}");
         assert!(err.to_string().contains("e.crl"), "{err}");
         let bad = [CrlJob { signer: 3, ..job("f.crl", 0, 1) }];
-        assert!(write_crls(&signers, &bad, &entries).unwrap_err().to_string().contains("signer #3"));
+        let err = write_crls(&signers, &bad, &entries).unwrap_err();
+        assert_eq!(err.kind(), "no_such_signer");
+        assert!(err.to_string().contains("signer #3 does not exist"), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
