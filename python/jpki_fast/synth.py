@@ -377,8 +377,8 @@ def _municipalities(per_kind: int, rng: np.random.Generator) -> list[_Municipali
                 continue  # too few partitions here to split the city; it stays one
             wards = _SAPPORO_WARDS if city == "Sapporo" else _COMMON_WARDS
             for i in range(min(n_wards, k - len(local))):
-                ward = (lambda: wards[i]) if i < len(wards) else place_name
-                local.append((fresh(lambda: f"{city}-shi-{ward()}-ku"), lognormal("ward", 0.5)))
+                ward = wards[i] if i < len(wards) else None  # past the list: invented ward names
+                local.append((fresh(lambda: f"{city}-shi-{ward or place_name()}-ku"), lognormal("ward", 0.5)))
         types = rng.choice(len(_MUNICIPALITY_TYPES), size=max(k - len(local), 0), p=[p for _, p in _MUNICIPALITY_TYPES])
         town = "machi" if prefecture in _MACHI_PREFECTURES else "cho"
         village = "son" if prefecture in _SON_PREFECTURES else "mura"
@@ -547,7 +547,8 @@ def _draw_kind(
     cols: _Columns,
     rows: slice,
 ) -> None:
-    """Fills `rows` of `cols` with the `n` entries of one CA, partition after partition."""
+    """Fills `rows` of `cols` with the `n` entries of one CA, in random serial order; the caller
+    cuts the rows into partitions."""
     base, capacity = _serial_base(kind, serial_bytes)
     if n > capacity:
         raise ValueError(
