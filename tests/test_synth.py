@@ -353,6 +353,7 @@ def test_make_crl_can_make_odd_crls(ca, dataset):
         ((-1, NOW_S), "negative"),
         ((1 << 160, NOW_S), "at most 20"),
         (("xyz", NOW_S), "not a hexadecimal serial"),
+        (("-05", NOW_S), "not a hexadecimal serial"),
         ((1, NOW_S, "lost"), "unknown reason 'lost'"),
         ((1,), "expected \\(serial, revocation_date"),
         ((1, "yesterday"), "revocation_date must be a datetime"),
@@ -363,6 +364,12 @@ def test_make_crl_names_the_bad_entry(ca, entry, message):
     key, cert = ca
     with pytest.raises((ValueError, TypeError), match=message):
         synth.make_crl(key, cert, [(5, NOW_S), entry], NOW_S, NOW_S + 1, 1, None)
+
+
+def test_make_crl_refuses_a_negative_crl_number(ca):
+    key, cert = ca
+    with pytest.raises(ValueError, match="crl_number must be a non-negative integer"):
+        synth.make_crl(key, cert, [], NOW_S, NOW_S + 1, -1, None)
 
 
 def test_write_crls_refuses_bad_buffers_and_names_them(ca, tmp_path):
@@ -477,3 +484,4 @@ def test_add_parser_plugs_into_a_main_cli(tmp_path, dataset):
                               "--now", NOW, "--ca-from", str(dataset), "--quiet"])
     assert args.func(args) == 0
     assert synth.read_truth(tmp_path / "d").num_rows == 10
+

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -992,6 +993,7 @@ def _generate_into(
 # One CRL from Python values (for tests).
 
 _FROM_CERT = object()
+_HEX_SERIAL = re.compile(r"[0-9A-Fa-f]+")
 
 
 def _load_key(key: Any) -> rsa.RSAPrivateKey:
@@ -1034,11 +1036,9 @@ def _serial_octets(value: Any, what: str) -> bytes:
     elif isinstance(value, str):
         text = value.strip().replace(":", "")
         text = text[2:] if text[:2].lower() == "0x" else text
-        try:
-            number = int(text, 16)
-        except ValueError:
-            raise ValueError(f"{what}: {value!r} is not a hexadecimal serial") from None
-        octets = _int_bytes(number)
+        if not _HEX_SERIAL.fullmatch(text):
+            raise ValueError(f"{what}: {value!r} is not a hexadecimal serial (digits 0-9/A-F, optional 0x and ':')")
+        octets = _int_bytes(int(text, 16))
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"{what}: serial {value} is negative")
@@ -1112,6 +1112,8 @@ def make_crl(
         ...                partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku"))  # doctest: +SKIP
         >>> x509.load_der_x509_crl(der).get_revoked_certificate_by_serial_number(0x054CFCD8)  # doctest: +SKIP
     """
+    if crl_number is not None and (not isinstance(crl_number, int) or isinstance(crl_number, bool) or crl_number < 0):
+        raise ValueError(f"crl_number must be a non-negative integer or None, not {crl_number!r}")
     key = _load_key(ca_key)
     cert = _load_cert(issuer_cert)
     if authority_key_id is _FROM_CERT:
