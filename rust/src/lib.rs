@@ -20,12 +20,16 @@ pub mod names;
 pub mod serial;
 pub mod signature;
 pub mod sort;
+pub mod synth;
 
 #[cfg(feature = "python")]
 mod py;
+#[cfg(feature = "python")]
+mod py_synth;
 
 #[cfg(feature = "python")]
 #[pyo3::pymodule]
 fn _core(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
-    py::register(m)
+    py::register(m)?;
+    py_synth::register(m)
 }
