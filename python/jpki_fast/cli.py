@@ -277,7 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = [_add_ingest, _add_check, _add_info]
+def _add_synth(sub) -> None:
+    from .synth_cli import add_parser
+
+    add_parser(sub)
+
+
+COMMANDS = [_add_synth, _add_ingest, _add_check, _add_info]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

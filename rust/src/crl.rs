@@ -15,6 +15,7 @@ use std::fmt;
 use crate::der::{self, tag, Reader, Tlv};
 use crate::names;
 use crate::serial::MAX_SERIAL_OCTETS;
+use crate::synth::push_len;
 use crate::signature::{self, Scheme, SignatureError};
 
 /// Why a CRL was refused. `kind()` gives a stable machine-readable name.
@@ -440,17 +441,6 @@ impl<'a> Crl<'a> {
             v.finish("entry extension value")?;
         }
         Ok(())
-    }
-}
-
-fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = (len as u32).to_be_bytes();
-        let first = bytes.iter().position(|&b| b != 0).unwrap_or(3);
-        out.push(0x80 | (4 - first) as u8);
-        out.extend_from_slice(&bytes[first..]);
     }
 }
 

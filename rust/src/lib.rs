@@ -25,6 +25,8 @@ pub mod synth;
 #[cfg(feature = "python")]
 mod py;
 #[cfg(feature = "python")]
+mod pybuf;
+#[cfg(feature = "python")]
 mod py_synth;
 
 #[cfg(feature = "python")]

@@ -3,7 +3,6 @@
 
 use std::ffi::{c_int, c_void};
 
-use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -14,6 +13,7 @@ use crate::crl::REASON_NAMES;
 use crate::index::{self, InvalidityRecord, IssuerColumns, IssuerView, LongKey, LongRecord, Record, NO_PARTITION};
 use crate::ingest::{self, Anchor, FileOutcome};
 use crate::names::hex_upper;
+use crate::pybuf::Held;
 use crate::serial::{SerialKey, MAX_SERIAL_OCTETS};
 
 /// An immutable byte buffer owned by Rust, exported through the buffer protocol so numpy and
@@ -77,38 +77,6 @@ impl Bytes {
 
 fn bytes<T: Copy + Send + Sync + 'static>(py: Python<'_>, v: Vec<T>) -> PyResult<Py<Bytes>> {
     Py::new(py, Bytes::from_vec(v))
-}
-
-/// A read-only buffer from Python (numpy array, pyarrow Buffer, bytes, memoryview...), viewed as
-/// a slice of `T` after checking size and alignment.
-struct Held(PyUntypedBuffer);
-
-impl Held {
-    fn get(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Held> {
-        let buf = PyUntypedBuffer::get(obj).map_err(|e| PyValueError::new_err(format!("{what}: not a buffer ({e})")))?;
-        if !buf.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!("{what}: buffer must be contiguous")));
-        }
-        Ok(Held(buf))
-    }
-
-    fn slice<T>(&self, what: &str) -> PyResult<&[T]> {
-        let size = std::mem::size_of::<T>();
-        let len = self.0.len_bytes();
-        let ptr = self.0.buf_ptr() as *const T;
-        if len % size != 0 {
-            return Err(PyValueError::new_err(format!("{what}: {len} bytes is not a whole number of {size}-byte items")));
-        }
-        if len == 0 {
-            return Ok(&[]);
-        }
-        if (ptr as usize) % std::mem::align_of::<T>() != 0 {
-            return Err(PyValueError::new_err(format!("{what}: buffer is not aligned to {size} bytes")));
-        }
-        // SAFETY: the exporter keeps the memory alive while `self.0` exists; size and alignment
-        // were checked; T is a plain integer type (or byte array) valid for any bit pattern.
-        Ok(unsafe { std::slice::from_raw_parts(ptr, len / size) })
-    }
 }
 
 /// Parsed and verified CRL files, waiting to be built into a snapshot.
@@ -229,7 +197,7 @@ impl CrlBatch {
             taken.push((crl.anchor, partition, std::mem::take(&mut crl.records), std::mem::take(&mut crl.long_records), std::mem::take(&mut crl.invalidity)));
         }
         let remap_held = remap.as_ref().map(|r| Held::get(r, "remap")).transpose()?;
-        let remap_slice: Option<&[u16]> = remap_held.as_ref().map(|h| h.slice::<u16>("remap")).transpose()?;
+        let remap_slice: Option<&[u16]> = remap_held.as_ref().map(|h| h.slice::<u16>()).transpose()?;
         let carry_views: Option<Vec<Option<IssuerView<'_>>>> = carry.as_ref().map(|s| s.views()).transpose()?;
 
         let built: Vec<IssuerColumns> = py.detach(|| {
@@ -334,7 +302,7 @@ struct HeldIssuer {
 
 impl HeldIssuer {
     fn from_dict(d: &Bound<'_, PyDict>) -> PyResult<HeldIssuer> {
-        let get = |k: &str| -> PyResult<Held> {
+        let get = |k: &'static str| -> PyResult<Held> {
             let v = d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing column {k}")))?;
             Held::get(&v, k)
         };
@@ -358,24 +326,24 @@ impl HeldIssuer {
     }
 
     fn view(&self) -> PyResult<IssuerView<'_>> {
-        let bitmap: &[u64] = self.bitmap.slice("bitmap")?;
-        let directory: &[u32] = self.directory.slice("directory")?;
+        let bitmap: &[u64] = self.bitmap.slice()?;
+        let directory: &[u32] = self.directory.slice()?;
         Ok(IssuerView {
-            serials: self.serial.slice("serial")?,
-            dates: self.revocation_time.slice("revocation_time")?,
-            partitions: self.partition.slice("partition")?,
-            reasons: self.reason.slice("reason")?,
+            serials: self.serial.slice()?,
+            dates: self.revocation_time.slice()?,
+            partitions: self.partition.slice()?,
+            reasons: self.reason.slice()?,
             directory: if bitmap.is_empty() { directory } else { &[] },
             dir_base: self.dir_base,
             dir_shift: self.dir_shift,
             bitmap,
             ranks: if bitmap.is_empty() { &[] } else { directory },
-            long_serials: self.long_serial.slice::<LongKey>("long_serial")?,
-            long_dates: self.long_revocation_time.slice("long_revocation_time")?,
-            long_partitions: self.long_partition.slice("long_partition")?,
-            long_reasons: self.long_reason.slice("long_reason")?,
-            invalidity_rows: self.invalidity_row.slice("invalidity_row")?,
-            invalidity_dates: self.invalidity_date.slice("invalidity_date")?,
+            long_serials: self.long_serial.slice::<LongKey>()?,
+            long_dates: self.long_revocation_time.slice()?,
+            long_partitions: self.long_partition.slice()?,
+            long_reasons: self.long_reason.slice()?,
+            invalidity_rows: self.invalidity_row.slice()?,
+            invalidity_dates: self.invalidity_date.slice()?,
         })
     }
 }
@@ -454,20 +422,20 @@ impl Snapshot {
         want_partition: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let short_h = Held::get(&short, "serials")?;
-        let short_s: &[u64] = short_h.slice("serials")?;
+        let short_s: &[u64] = short_h.slice()?;
         let issuer_h;
         let issuers = if let Ok(i) = issuer.extract::<u16>() {
             Issuers::All(i)
         } else {
             issuer_h = Held::get(&issuer, "issuer")?;
-            let s: &[u16] = issuer_h.slice("issuer")?;
+            let s: &[u16] = issuer_h.slice()?;
             if s.len() != short_s.len() {
                 return Err(PyValueError::new_err("issuer and serial columns differ in length"));
             }
             Issuers::PerRow(s)
         };
         let part_h = partitions.as_ref().map(|p| Held::get(p, "partitions")).transpose()?;
-        let part_s: Option<&[u16]> = part_h.as_ref().map(|h| h.slice("partitions")).transpose()?;
+        let part_s: Option<&[u16]> = part_h.as_ref().map(|h| h.slice()).transpose()?;
         if part_s.is_some_and(|p| p.len() != short_s.len()) {
             return Err(PyValueError::new_err("partition and serial columns differ in length"));
         }
@@ -475,8 +443,8 @@ impl Snapshot {
         if let (Some(rows), Some(keys)) = (&long_rows, &long_keys) {
             let rh = Held::get(rows, "long_rows")?;
             let kh = Held::get(keys, "long_keys")?;
-            let r: &[u32] = rh.slice("long_rows")?;
-            let k: &[LongKey] = kh.slice("long_keys")?;
+            let r: &[u32] = rh.slice()?;
+            let k: &[LongKey] = kh.slice()?;
             if r.len() != k.len() || r.iter().any(|&x| x as usize >= short_s.len()) {
                 return Err(PyValueError::new_err("long serial rows and keys do not match"));
             }
@@ -539,16 +507,16 @@ fn normalize_serials<'py>(
     let off_h = Held::get(&offsets, "offsets")?;
     let data_h = Held::get(&data, "data")?;
     let val_h = validity.as_ref().map(|v| Held::get(v, "validity")).transpose()?;
-    let data_s: &[u8] = data_h.slice("data")?;
-    let val_s: Option<&[u8]> = val_h.as_ref().map(|h| h.slice("validity")).transpose()?;
+    let data_s: &[u8] = data_h.slice()?;
+    let val_s: Option<&[u8]> = val_h.as_ref().map(|h| h.slice()).transpose()?;
     let offs: Vec<(usize, usize)> = if large {
-        let o: &[i64] = off_h.slice("offsets")?;
+        let o: &[i64] = off_h.slice()?;
         if o.len() < offset + length + 1 {
             return Err(PyValueError::new_err("offsets buffer too short"));
         }
         (offset..offset + length).map(|i| (o[i] as usize, o[i + 1] as usize)).collect()
     } else {
-        let o: &[i32] = off_h.slice("offsets")?;
+        let o: &[i32] = off_h.slice()?;
         if o.len() < offset + length + 1 {
             return Err(PyValueError::new_err("offsets buffer too short"));
         }
@@ -595,13 +563,13 @@ fn serials_to_hex<'py>(
     long_keys: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Py<Bytes>, Py<Bytes>)> {
     let sh = Held::get(&short, "serials")?;
-    let s: &[u64] = sh.slice("serials")?;
+    let s: &[u64] = sh.slice()?;
     let mut long: Vec<(u32, LongKey)> = Vec::new();
     if let (Some(r), Some(k)) = (&long_rows, &long_keys) {
         let rh = Held::get(r, "long_rows")?;
         let kh = Held::get(k, "long_keys")?;
-        let rs: &[u32] = rh.slice("long_rows")?;
-        let ks: &[LongKey] = kh.slice("long_keys")?;
+        let rs: &[u32] = rh.slice()?;
+        let ks: &[LongKey] = kh.slice()?;
         long = rs.iter().copied().zip(ks.iter().copied()).collect();
     }
     let (offsets, data) = py.detach(|| {

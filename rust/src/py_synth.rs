@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use pyo3::buffer::{ElementType, PyUntypedBuffer};
+use pyo3::buffer::ElementType;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -19,58 +19,7 @@ fn to_py_err(e: SynthError) -> PyErr {
     }
 }
 
-/// A column buffer from Python (numpy array, bytes, memoryview, pyarrow Buffer), checked for
-/// contiguity, item type and alignment before it is viewed as a slice.
-struct Column {
-    buf: PyUntypedBuffer,
-    name: &'static str,
-}
-
-impl Column {
-    fn get(obj: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Column> {
-        let buf =
-            PyUntypedBuffer::get(obj).map_err(|e| PyValueError::new_err(format!("{name}: not a buffer ({e})")))?;
-        if !buf.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!("{name}: buffer must be C-contiguous")));
-        }
-        Ok(Column { buf, name })
-    }
-
-    /// The raw bytes, whatever the item type (for fixed-width serials).
-    fn bytes(&self) -> &[u8] {
-        let len = self.buf.len_bytes();
-        if len == 0 {
-            return &[];
-        }
-        // SAFETY: the exporter keeps the memory alive and contiguous while `self.buf` is held;
-        // any bit pattern is a valid u8.
-        unsafe { std::slice::from_raw_parts(self.buf.buf_ptr() as *const u8, len) }
-    }
-
-    /// The items as `T`, after checking that the buffer's format is `want` (so an int32 or
-    /// float array is refused instead of being misread).
-    fn slice<T: Copy>(&self, want: ElementType, type_name: &str) -> PyResult<&[T]> {
-        let got = ElementType::from_format(self.buf.format());
-        if got != want || self.buf.item_size() != std::mem::size_of::<T>() {
-            return Err(PyValueError::new_err(format!(
-                "{}: expected {type_name} items, got buffer format {:?}",
-                self.name,
-                self.buf.format()
-            )));
-        }
-        let len = self.buf.item_count();
-        if len == 0 {
-            return Ok(&[]);
-        }
-        let ptr = self.buf.buf_ptr() as *const T;
-        if (ptr as usize) % std::mem::align_of::<T>() != 0 {
-            return Err(PyValueError::new_err(format!("{}: buffer is not aligned for {type_name}", self.name)));
-        }
-        // SAFETY: format, item size and alignment were checked; the memory is contiguous and
-        // lives as long as `self.buf`; T is a plain integer type valid for any bit pattern.
-        Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
-    }
-}
+use crate::pybuf::Held as Column;
 
 const U8: ElementType = ElementType::UnsignedInteger { bytes: 1 };
 const U64: ElementType = ElementType::UnsignedInteger { bytes: 8 };
@@ -115,12 +64,12 @@ impl Held {
     fn entries(&self) -> PyResult<Entries<'_>> {
         let serials = match self.serial_width {
             Some(width) => Serials::Fixed { bytes: self.serials.bytes(), width },
-            None => Serials::U64(self.serials.slice::<u64>(U64, "uint64")?),
+            None => Serials::U64(self.serials.typed::<u64>(U64, "uint64")?),
         };
-        let revocation_time = self.revocation_time.slice::<i64>(I64, "int64")?;
-        let reason = self.reason.as_ref().map(|r| r.slice::<u8>(U8, "uint8")).transpose()?;
+        let revocation_time = self.revocation_time.typed::<i64>(I64, "int64")?;
+        let reason = self.reason.as_ref().map(|r| r.typed::<u8>(U8, "uint8")).transpose()?;
         let invalidity = match &self.invalidity {
-            Some((t, m)) => Some((t.slice::<i64>(I64, "int64")?, m.slice::<u8>(U8, "uint8")?)),
+            Some((t, m)) => Some((t.typed::<i64>(I64, "int64")?, m.typed::<u8>(U8, "uint8")?)),
             None => None,
         };
         Entries::new(serials, revocation_time, reason, invalidity).map_err(to_py_err)
