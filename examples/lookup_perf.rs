@@ -28,6 +28,13 @@ fn main() {
         let e = t.elapsed();
         println!("check {:?} -> {:.1} M/s counts {:?}", e, n as f64 / e.as_secs_f64() / 1e6, out.counts);
     }
+    let hits: Vec<u64> = (0..n).map(|_| keys[(next() as usize) % n]).collect();
+    let misses: Vec<u64> = (0..n).map(|_| 0x7000_0000 + next() % 1000).collect();
+    for (name, qq) in [("hits", &hits), ("outside", &misses)] {
+        let t = Instant::now();
+        let out = check(&views, Issuers::All(0), None, qq, &[], &cov, false);
+        println!("{name} {:?} {:?}", t.elapsed(), out.counts);
+    }
     q.sort_unstable();
     let t = Instant::now();
     let out = check(&views, Issuers::All(0), None, &q, &[], &cov, false);

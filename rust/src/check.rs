@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+use crate::crl::NO_REASON;
 use crate::index::{Hit, IssuerView, LongKey, NOT_FOUND};
 use crate::mem::{uninit_vec, zeroed_vec};
 
@@ -92,9 +93,6 @@ pub struct CheckOutput {
 
 /// Rows per parallel task: a multiple of 8, so tasks own whole bitmap bytes.
 const CHUNK: usize = 1 << 14;
-/// Distance, in rows, between the stages of the lookup pipeline.
-const D: usize = 16;
-const RING: usize = 64; // > 2 * D, a power of two
 
 /// One task's slice of every output.
 struct Slices<'a> {
@@ -136,9 +134,9 @@ struct Decision {
 
 /// Checks `short[i]` (or, for rows listed in `long`, the long serial) of issuer `issuers.get(i)`.
 ///
-/// Lookups run as a software pipeline: the directory entry of row i+2D, the first entries of
-/// row i+D's bucket and the columns of row i's hit are all in flight while row i is decided, so
-/// random lookups overlap their cache misses instead of paying them one after another.
+/// Lookups run in groups of rows, stage by stage (locate, range, search, decide), each stage
+/// prefetching what the next one reads, so the cache misses of a whole group overlap instead
+/// of being paid one after another.
 pub fn check(
     views: &[Option<IssuerView<'_>>],
     issuers: Issuers<'_>,
@@ -250,47 +248,132 @@ fn check_chunk(
     coverage: &Coverage,
     out: &mut Slices<'_>,
 ) -> [u64; 4] {
-    let len = keys.len();
-    let mut counts = [0u64; 4];
-    let mut buckets = [usize::MAX; RING];
-    let mut ranges = [(0u32, 0u32); RING];
-    let mut rows = [NOT_FOUND; RING];
-    let view_of = |i: usize| -> Option<&IssuerView<'_>> {
-        let issuer = issuers.get(start + i);
-        views.get(issuer as usize).and_then(|v| v.as_ref())
-    };
-    for step in 0..len + 3 * D {
-        if step < len {
-            buckets[step % RING] = match view_of(step) {
-                Some(v) => v.stage_locate(keys[step]),
-                None => usize::MAX,
-            };
-        }
-        if step >= D && step - D < len {
-            let j = step - D;
-            ranges[j % RING] = match view_of(j) {
-                Some(v) => v.stage_range(buckets[j % RING]),
-                None => (0, 0),
-            };
-        }
-        if step >= 2 * D && step - 2 * D < len {
-            let k = step - 2 * D;
-            rows[k % RING] = match view_of(k) {
-                Some(v) => v.stage_search(ranges[k % RING], keys[k]),
-                None => NOT_FOUND,
-            };
-        }
-        if step >= 3 * D && step - 3 * D < len {
-            let m = step - 3 * D;
-            let row = rows[m % RING];
-            let issuer = issuers.get(start + m);
-            let hit = if row == NOT_FOUND { None } else { view_of(m).map(|v| v.hit_short(row)) };
-            let d = decide(views.len(), issuer, partitions.map(|p| p[start + m]), hit, coverage);
-            out.write(m, d);
-            counts[d.status as usize] += 1;
+    match issuers {
+        // One issuer for the whole batch: the view and the answer for a miss are constants.
+        Issuers::All(issuer) => check_chunk_with(|_| issuer, views, partitions, keys, start, coverage, out),
+        Issuers::PerRow(per_row) => {
+            let per_row = &per_row[start..start + keys.len()];
+            check_chunk_with(|i| per_row[i], views, partitions, keys, start, coverage, out)
         }
     }
+}
+
+/// Rows per lookup group: every stage runs over the whole group before the next stage starts,
+/// so the memory each stage prefetched has the time of a whole group's work to arrive.
+const G: usize = 64;
+
+#[inline(always)]
+fn check_chunk_with<F: Fn(usize) -> u16>(
+    issuer_of: F,
+    views: &[Option<IssuerView<'_>>],
+    partitions: Option<&[u16]>,
+    keys: &[u64],
+    start: usize,
+    coverage: &Coverage,
+    out: &mut Slices<'_>,
+) -> [u64; 4] {
+    let len = keys.len();
+    let view = |issuer: u16| -> Option<&IssuerView<'_>> { views.get(issuer as usize).and_then(|v| v.as_ref()) };
+    let mut counts = [0u64; 4];
+    let mut located = [usize::MAX; G];
+    let mut ranges = [(0u32, 0u32); G];
+    // Rows found for the current group and for the previous one, which is decided only after
+    // the current group's lookups have been issued: its prefetched columns get a whole group's
+    // time to arrive.
+    let mut rows = [[NOT_FOUND; G]; 2];
+    let mut pending: Option<(usize, usize)> = None; // (start, length) of the group to decide
+    let mut g0 = 0;
+    let mut parity = 0;
+    while g0 < len || pending.is_some() {
+        let mut next = None;
+        if g0 < len {
+            let g = G.min(len - g0);
+            let group = &keys[g0..g0 + g];
+            for (j, &key) in group.iter().enumerate() {
+                located[j] = view(issuer_of(g0 + j)).map_or(usize::MAX, |v| v.stage_locate(key));
+            }
+            for j in 0..g {
+                ranges[j] = view(issuer_of(g0 + j)).map_or((0, 0), |v| v.stage_range(located[j]));
+            }
+            let current = &mut rows[parity];
+            for (j, &key) in group.iter().enumerate() {
+                current[j] = view(issuer_of(g0 + j)).map_or(NOT_FOUND, |v| v.stage_search(ranges[j], key));
+            }
+            next = Some((g0, g));
+            g0 += g;
+        }
+        if let Some((p0, pg)) = pending {
+            decide_group(&issuer_of, views, partitions, start, coverage, out, &rows[parity ^ 1], p0, pg, &mut counts);
+        }
+        pending = next;
+        parity ^= 1;
+    }
     counts
+}
+
+/// Decides and writes the rows `g0..g0+g` of a chunk, eight rows (one bitmap byte) at a time.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn decide_group<F: Fn(usize) -> u16>(
+    issuer_of: &F,
+    views: &[Option<IssuerView<'_>>],
+    partitions: Option<&[u16]>,
+    start: usize,
+    coverage: &Coverage,
+    out: &mut Slices<'_>,
+    rows: &[u32; G],
+    g0: usize,
+    g: usize,
+    counts: &mut [u64; 4],
+) {
+    let n_views = views.len();
+    let mut j = 0;
+    while j < g {
+        let mut date_bits = 0u8;
+        let mut reason_bits = 0u8;
+        let mut inv_bits = 0u8;
+        let byte_rows = 8.min(g - j);
+        for b in 0..byte_rows {
+            let i = g0 + j + b;
+            let issuer = issuer_of(i);
+            let row = rows[j + b];
+            let (status, reason, date, inv, part) = if issuer as usize >= n_views {
+                (UNKNOWN, NO_REASON, None, None, ISSUER_WIDE)
+            } else if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
+                (REVOKED, code, Some(date), None, ISSUER_WIDE)
+            } else if let (true, Some(v)) = (row != NOT_FOUND, &views[issuer as usize]) {
+                let h = v.hit_short(row);
+                (REVOKED, h.reason, Some(h.date as i64), h.invalidity, h.partition)
+            } else {
+                let fresh = match partitions.map(|p| p[start + i]) {
+                    None | Some(ISSUER_WIDE) => coverage.issuer_fresh[issuer as usize],
+                    Some(MISSING_PARTITION) => false,
+                    Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
+                };
+                (if fresh { GOOD } else { STALE }, NO_REASON, None, None, ISSUER_WIDE)
+            };
+            out.status[i] = status;
+            out.reason[i] = if reason == NO_REASON { 0 } else { reason };
+            out.date[i] = date.unwrap_or(0);
+            date_bits |= (date.is_some() as u8) << b;
+            reason_bits |= ((reason != NO_REASON) as u8) << b;
+            if let Some((dates, _)) = &mut out.invalidity {
+                dates[i] = inv.unwrap_or(0);
+                inv_bits |= (inv.is_some() as u8) << b;
+            }
+            if let Some(p) = &mut out.partition {
+                p[i] = part;
+            }
+            counts[status as usize] += 1;
+        }
+        let byte = (g0 + j) / 8;
+        out.date_valid[byte] = date_bits;
+        out.reason_valid[byte] = reason_bits;
+        if let Some((_, valid)) = &mut out.invalidity {
+            valid[byte] = inv_bits;
+        }
+        j += byte_rows;
+    }
 }
 
 #[inline(always)]
