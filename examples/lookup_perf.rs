@@ -15,7 +15,7 @@ fn main() {
     let cols = if huge {
         let mut c = cols;
         fn h<T: Copy>(v: &Vec<T>) -> Vec<T> { let mut n = jpki_fast_core::mem::uninit_vec::<T>(v.len()); n.copy_from_slice(v); n }
-        c.serials = h(&c.serials); c.dates = h(&c.dates); c.partitions = h(&c.partitions); c.reasons = h(&c.reasons); c.directory = h(&c.directory); c.bitmap = h(&c.bitmap);
+        c.serials = h(&c.serials); c.payload = h(&c.payload); c.directory = h(&c.directory); c.bitmap = h(&c.bitmap);
         c
     } else { cols };
     let v = cols.view();

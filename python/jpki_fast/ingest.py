@@ -39,6 +39,7 @@ from . import _core
 from .errors import IngestRefused, StoreError
 from .store import (
     PARTITION_SCHEMA,
+    unpack_payload,
     ISSUER_SCHEMA,
     REASONS,
     Store,
@@ -500,5 +501,5 @@ def _fill_snapshot_counts(summary: IngestSummary, store: Store | None) -> None:
     for name in ("entries.arrow", "long_entries.arrow"):
         for b in store._batches[name]:
             if b.num_rows:
-                counts += np.bincount(b.column(3).to_numpy(), minlength=256)
+                counts += np.bincount(unpack_payload(b.column(1))[2], minlength=256)
     summary.reasons = {("none" if code == 0xFF else REASONS[code]): int(n) for code, n in enumerate(counts) if n}

@@ -9,8 +9,11 @@ Layout::
         manifest.json         format, generation, issuers, per-file SHA-256, ingest summary
         issuers.arrow         the trust store the snapshot was built with (CA certificates)
         partitions.arrow      one row per (issuer key, partition) CRL: numbers, times, sources
-        entries.arrow         the revocation index, one record batch per issuer key:
-                              serial u64 | revocation_time u32 | partition u16 | reason u8
+        entries.arrow         the revocation index, one record batch per issuer key, sorted
+                              by serial: serial u64 | payload fixed_size_binary(7), the
+                              payload packing revocation time (u32 seconds since 1970),
+                              partition (u16, a row of partitions.arrow) and reason code
+                              (u8, 255 = none), little-endian
         directory.arrow       lookup structure, one batch per issuer key: block ranks of the
         bitmap.arrow          serial bitmap (dense serials) or the offset table (sparse ones)
         long_entries.arrow    serials longer than 8 octets (20-octet keys), one batch per issuer
@@ -61,22 +64,9 @@ MISSING_PARTITION = 0xFFFE
 
 UTC_SECONDS = pa.timestamp("s", tz="UTC")
 
-ENTRY_SCHEMA = pa.schema(
-    [
-        ("serial", pa.uint64()),
-        ("revocation_time", pa.uint32()),
-        ("partition", pa.uint16()),
-        ("reason", pa.uint8()),
-    ]
-)
-LONG_ENTRY_SCHEMA = pa.schema(
-    [
-        ("serial", pa.binary(20)),
-        ("revocation_time", pa.uint32()),
-        ("partition", pa.uint16()),
-        ("reason", pa.uint8()),
-    ]
-)
+PAYLOAD = pa.binary(7)
+ENTRY_SCHEMA = pa.schema([("serial", pa.uint64()), ("payload", PAYLOAD)])
+LONG_ENTRY_SCHEMA = pa.schema([("serial", pa.binary(20)), ("payload", PAYLOAD)])
 DIRECTORY_SCHEMA = pa.schema([("directory", pa.uint32())])
 BITMAP_SCHEMA = pa.schema([("word", pa.uint64())])
 INVALIDITY_SCHEMA = pa.schema([("row", pa.uint32()), ("invalidity_date", pa.int64())])
@@ -222,15 +212,7 @@ def _issuer_batches(columns: Sequence[dict | None]) -> dict[str, list[pa.RecordB
             continue
         n, m = cols["entries"], cols["long_entries"]
         out["entries.arrow"].append(
-            pa.record_batch(
-                [
-                    _u(cols["serial"], pa.uint64(), n),
-                    _u(cols["revocation_time"], pa.uint32(), n),
-                    _u(cols["partition"], pa.uint16(), n),
-                    _u(cols["reason"], pa.uint8(), n),
-                ],
-                schema=ENTRY_SCHEMA,
-            )
+            pa.record_batch([_u(cols["serial"], pa.uint64(), n), _u(cols["payload"], PAYLOAD, n)], schema=ENTRY_SCHEMA)
         )
         out["directory.arrow"].append(
             pa.record_batch([_u(cols["directory"], pa.uint32(), len(cols["directory"]) // 4)], schema=DIRECTORY_SCHEMA)
@@ -240,12 +222,7 @@ def _issuer_batches(columns: Sequence[dict | None]) -> dict[str, list[pa.RecordB
         )
         out["long_entries.arrow"].append(
             pa.record_batch(
-                [
-                    _u(cols["long_serial"], pa.binary(20), m),
-                    _u(cols["long_revocation_time"], pa.uint32(), m),
-                    _u(cols["long_partition"], pa.uint16(), m),
-                    _u(cols["long_reason"], pa.uint8(), m),
-                ],
+                [_u(cols["long_serial"], pa.binary(20), m), _u(cols["long_payload"], PAYLOAD, m)],
                 schema=LONG_ENTRY_SCHEMA,
             )
         )
@@ -441,17 +418,13 @@ class Store:
             issuer_columns.append(
                 {
                     "serial": _buffer(e.column(0)),
-                    "revocation_time": _buffer(e.column(1)),
-                    "partition": _buffer(e.column(2)),
-                    "reason": _buffer(e.column(3)),
+                    "payload": _buffer(e.column(1)),
                     "directory": _buffer(d.column(0)),
                     "bitmap": _buffer(bm.column(0)),
                     "dir_base": int(meta["dir_base"]),
                     "dir_shift": int(meta["dir_shift"]),
                     "long_serial": _buffer(l.column(0)),
-                    "long_revocation_time": _buffer(l.column(1)),
-                    "long_partition": _buffer(l.column(2)),
-                    "long_reason": _buffer(l.column(3)),
+                    "long_payload": _buffer(l.column(1)),
                     "invalidity_row": _buffer(v.column(0)),
                     "invalidity_date": _buffer(v.column(1)),
                 }
@@ -516,10 +489,11 @@ class Store:
     def entries(self, issuer: str | None = None) -> pa.Table:
         """Every revoked entry with a serial of at most 8 octets, sorted by (issuer, serial).
 
-        Columns: ``issuer`` (dictionary), ``serial`` (uint64, zero copy from the memory map),
-        ``revocation_date`` (timestamp), ``reason`` (dictionary of RFC 5280 names),
-        ``partition`` (dictionary of partition names, zero copy indices). Longer serials are
-        in :meth:`long_entries`.
+        Columns: ``issuer`` (dictionary), ``serial`` (uint64, a zero-copy view of the memory
+        map), ``revocation_date`` (timestamp), ``reason`` (dictionary of RFC 5280 names) and
+        ``partition`` (dictionary of partition names). The last three are decoded from the
+        packed payload column in one vectorised pass. Longer serials are in
+        :meth:`long_entries`.
         """
         return self._entries_table("entries.arrow", issuer)
 
@@ -543,25 +517,24 @@ class Store:
             serial = b.column(0)
             if name == "long_entries.arrow":
                 serial = _long_to_hex(serial)
-            reason_codes = b.column(3).to_numpy(zero_copy_only=False)
-            has_reason = reason_codes != 0xFF
-            reason = pa.DictionaryArray.from_arrays(
-                pa.array(np.where(has_reason, reason_codes, 0).astype(np.int8), mask=~has_reason), _REASON_DICT
-            )
+            times, partitions, reasons = unpack_payload(b.column(1))
+            has_reason = reasons != 0xFF
             tables.append(
                 pa.table(
                     {
                         "issuer": pa.DictionaryArray.from_arrays(pa.array(np.full(n, i, np.int16)), aliases),
                         "serial": serial,
-                        "revocation_date": b.column(1).cast(pa.int64()).cast(UTC_SECONDS),
-                        "reason": reason,
-                        "partition": pa.DictionaryArray.from_arrays(b.column(2).cast(pa.int32()), names) if n else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), names),
+                        "revocation_date": pa.array(times.astype(np.int64), UTC_SECONDS),
+                        "reason": pa.DictionaryArray.from_arrays(
+                            pa.array(np.where(has_reason, reasons, 0).astype(np.int8), mask=~has_reason), _REASON_DICT
+                        ),
+                        "partition": pa.DictionaryArray.from_arrays(pa.array(partitions.astype(np.int32)), names),
                     }
                 )
             )
         if not tables:
             return pa.table({"issuer": pa.array([], pa.string()), "serial": pa.array([], pa.uint64())})
-        return pa.concat_tables(tables, promote_options="permissive")
+        return pa.concat_tables(tables)
 
     # ---- checks -------------------------------------------------------------------------
 
@@ -632,10 +605,11 @@ class Store:
         )
         n = len(batch)
         columns = {
-            "status": pa.DictionaryArray.from_arrays(_u(out["status"], pa.int8(), n), _STATUS_DICT),
+            "status": pa.DictionaryArray.from_arrays(_u(out["status"], pa.int8(), n), _STATUS_DICT, safe=False),
             "reason": pa.DictionaryArray.from_arrays(
                 pa.Array.from_buffers(pa.int8(), n, [pa.py_buffer(out["reason_valid"]), pa.py_buffer(out["reason"])]),
                 _REASON_DICT,
+                safe=False,
             ),
             "revocation_date": pa.Array.from_buffers(
                 UTC_SECONDS, n, [pa.py_buffer(out["revocation_valid"]), pa.py_buffer(out["revocation_date"])]
@@ -739,6 +713,20 @@ class Store:
         return self._partitions.select(["issuer", "name", "this_update", "next_update"]).append_column(
             "fresh", pa.array(fresh, pa.bool_())
         )
+
+
+def unpack_payload(payload: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(revocation times u32, partitions u16, reasons u8) of a packed payload column, as
+    strided numpy views of its buffer (no copy)."""
+    n = len(payload)
+    raw = np.frombuffer(_buffer(payload), dtype=np.uint8, count=7 * n) if n else np.zeros(7, np.uint8)
+
+    def view(dtype: str, offset: int) -> np.ndarray:
+        if n == 0:
+            return np.empty(0, dtype=dtype)
+        return np.ndarray(shape=(n,), dtype=dtype, buffer=raw, offset=offset, strides=(7,))
+
+    return view("<u4", 0), view("<u2", 4), view("u1", 6)
 
 
 def _long_to_hex(serial: pa.Array) -> pa.Array:

@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::check::{self, Coverage, Issuers};
 use crate::crl::REASON_NAMES;
-use crate::index::{self, InvalidityRecord, IssuerColumns, IssuerView, LongKey, LongRecord, Record, NO_PARTITION};
+use crate::index::{self, unpack, InvalidityRecord, IssuerColumns, IssuerView, LongKey, LongRecord, Record, NO_PARTITION};
 use crate::ingest::{self, Anchor, FileOutcome};
 use crate::names::hex_upper;
 use crate::pybuf::Held;
@@ -136,15 +136,11 @@ fn columns_dict<'py>(py: Python<'py>, c: IssuerColumns) -> PyResult<Bound<'py, P
     d.set_item("cross_partition_duplicates", c.cross_partition_duplicates)?;
     d.set_item("duplicates", c.duplicates.iter().map(|&(p, n)| (p, n)).collect::<Vec<_>>())?;
     d.set_item("serial", bytes(py, c.serials)?)?;
-    d.set_item("revocation_time", bytes(py, c.dates)?)?;
-    d.set_item("partition", bytes(py, c.partitions)?)?;
-    d.set_item("reason", bytes(py, c.reasons)?)?;
+    d.set_item("payload", bytes(py, c.payload)?)?;
     d.set_item("directory", bytes(py, if bitmap_mode { c.ranks } else { c.directory })?)?;
     d.set_item("bitmap", bytes(py, c.bitmap)?)?;
     d.set_item("long_serial", bytes(py, c.long_serials)?)?;
-    d.set_item("long_revocation_time", bytes(py, c.long_dates)?)?;
-    d.set_item("long_partition", bytes(py, c.long_partitions)?)?;
-    d.set_item("long_reason", bytes(py, c.long_reasons)?)?;
+    d.set_item("long_payload", bytes(py, c.long_payload)?)?;
     d.set_item("invalidity_row", bytes(py, c.invalidity_rows)?)?;
     d.set_item("invalidity_date", bytes(py, c.invalidity_dates)?)?;
     Ok(d)
@@ -237,25 +233,27 @@ impl CrlBatch {
 fn carry_entries(v: &IssuerView<'_>, remap: &[u16], slot: &mut (Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>)) {
     let map = |p: u16| remap.get(p as usize).copied().unwrap_or(NO_PARTITION);
     slot.0.reserve(v.serials.len());
-    for i in 0..v.serials.len() {
-        let p = map(v.partitions[i]);
+    for (&serial, payload) in v.serials.iter().zip(v.payload) {
+        let (date, partition, reason) = unpack(payload);
+        let p = map(partition);
         if p != NO_PARTITION {
-            slot.0.push(Record { serial: v.serials[i], date: v.dates[i], partition: p, reason: v.reasons[i] });
+            slot.0.push(Record { serial, date, partition: p, reason });
         }
     }
-    for i in 0..v.long_serials.len() {
-        let p = map(v.long_partitions[i]);
+    for (&serial, payload) in v.long_serials.iter().zip(v.long_payload) {
+        let (date, partition, reason) = unpack(payload);
+        let p = map(partition);
         if p != NO_PARTITION {
-            slot.1.push(LongRecord { serial: v.long_serials[i], date: v.long_dates[i], partition: p, reason: v.long_reasons[i] });
+            slot.1.push(LongRecord { serial, date, partition: p, reason });
         }
     }
     let n = v.serials.len();
     for (k, &row) in v.invalidity_rows.iter().enumerate() {
         let row = row as usize;
-        let (serial, partition, date) = if row < n {
-            (SerialKey::Short(v.serials[row]), v.partitions[row], v.dates[row])
+        let (serial, (date, partition, _)) = if row < n {
+            (SerialKey::Short(v.serials[row]), unpack(&v.payload[row]))
         } else {
-            (SerialKey::Long(v.long_serials[row - n]), v.long_partitions[row - n], v.long_dates[row - n])
+            (SerialKey::Long(v.long_serials[row - n]), unpack(&v.long_payload[row - n]))
         };
         let p = map(partition);
         if p != NO_PARTITION {
@@ -284,18 +282,14 @@ fn read_crls(py: Python<'_>, paths: Vec<String>, anchors: Vec<(String, Vec<u8>, 
 /// The columns of one issuer's index, held from Python buffers (memory-mapped Arrow IPC).
 struct HeldIssuer {
     serial: Held,
-    revocation_time: Held,
-    partition: Held,
-    reason: Held,
+    payload: Held,
     /// Bucket offsets (offset-table lookup) or block ranks (bitmap lookup).
     directory: Held,
     bitmap: Held,
     dir_base: u64,
     dir_shift: u32,
     long_serial: Held,
-    long_revocation_time: Held,
-    long_partition: Held,
-    long_reason: Held,
+    long_payload: Held,
     invalidity_row: Held,
     invalidity_date: Held,
 }
@@ -309,17 +303,13 @@ impl HeldIssuer {
         let int = |k: &str| -> PyResult<Bound<'_, PyAny>> { d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing {k}"))) };
         Ok(HeldIssuer {
             serial: get("serial")?,
-            revocation_time: get("revocation_time")?,
-            partition: get("partition")?,
-            reason: get("reason")?,
+            payload: get("payload")?,
             directory: get("directory")?,
             bitmap: get("bitmap")?,
             dir_base: int("dir_base")?.extract()?,
             dir_shift: int("dir_shift")?.extract()?,
             long_serial: get("long_serial")?,
-            long_revocation_time: get("long_revocation_time")?,
-            long_partition: get("long_partition")?,
-            long_reason: get("long_reason")?,
+            long_payload: get("long_payload")?,
             invalidity_row: get("invalidity_row")?,
             invalidity_date: get("invalidity_date")?,
         })
@@ -330,18 +320,14 @@ impl HeldIssuer {
         let directory: &[u32] = self.directory.slice()?;
         Ok(IssuerView {
             serials: self.serial.slice()?,
-            dates: self.revocation_time.slice()?,
-            partitions: self.partition.slice()?,
-            reasons: self.reason.slice()?,
+            payload: self.payload.slice()?,
             directory: if bitmap.is_empty() { directory } else { &[] },
             dir_base: self.dir_base,
             dir_shift: self.dir_shift,
             bitmap,
             ranks: if bitmap.is_empty() { &[] } else { directory },
             long_serials: self.long_serial.slice::<LongKey>()?,
-            long_dates: self.long_revocation_time.slice()?,
-            long_partitions: self.long_partition.slice()?,
-            long_reasons: self.long_reason.slice()?,
+            long_payload: self.long_payload.slice()?,
             invalidity_rows: self.invalidity_row.slice()?,
             invalidity_dates: self.invalidity_date.slice()?,
         })
