@@ -373,8 +373,47 @@ impl<'a> Crl<'a> {
         Ok(index)
     }
 
+    /// The common shapes of an entry, decoded without the general reader: a short positive
+    /// serial, a UTCTime, and either no extensions or exactly one non-critical reasonCode.
+    /// Anything else (including every malformed entry) returns None and takes the general
+    /// path, which validates fully and names what is wrong.
+    #[inline(always)]
+    fn parse_entry_fast(&self, v: &'a [u8]) -> Option<Entry<'a>> {
+        /// Extensions ::= SEQUENCE { SEQUENCE { id-ce-cRLReasons, OCTET STRING { ENUMERATED } } }
+        const REASON_PREFIX: [u8; 13] = [0x30, 0x0C, 0x30, 0x0A, 0x06, 0x03, 0x55, 0x1D, 0x15, 0x04, 0x03, 0x0A, 0x01];
+        let (&t, rest) = v.split_first()?;
+        let (&len, rest) = rest.split_first()?;
+        let len = len as usize;
+        if t != tag::INTEGER || len == 0 || len >= 0x80 || rest.len() < len + 15 {
+            return None;
+        }
+        let (integer, rest) = rest.split_at(len);
+        if integer[0] & 0x80 != 0 {
+            return None; // negative: the general path reports it
+        }
+        let first = integer.iter().position(|&b| b != 0).unwrap_or(len);
+        let serial = &integer[first..];
+        if serial.len() > MAX_SERIAL_OCTETS || rest[0] != tag::UTC_TIME || rest[1] != 13 {
+            return None;
+        }
+        let revocation_date = der::utc_time_value(&rest[2..15])?;
+        let ext = &rest[15..];
+        let reason = match ext.len() {
+            0 => NO_REASON,
+            14 if ext[..13] == REASON_PREFIX && self.version == 2 => match ext[13] {
+                code @ (0..=6 | 9 | 10) => code,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(Entry { serial, revocation_date, reason, invalidity_date: None })
+    }
+
     #[inline]
     fn parse_entry(&self, entry: &Tlv<'a>, index: usize) -> Result<Entry<'a>, CrlError> {
+        if let Some(fast) = self.parse_entry_fast(entry.value) {
+            return Ok(fast);
+        }
         let mut e = entry.reader();
         let serial_tlv = e.read_tag(tag::INTEGER, "userCertificate")?;
         let serial = der::unsigned_integer(&serial_tlv, "userCertificate")

@@ -265,6 +265,26 @@ fn digits2(b: &[u8], i: usize) -> Option<u32> {
     }
 }
 
+/// The value of a DER UTCTime (`YYMMDDHHMMSSZ`, exactly 13 bytes) as Unix seconds, or None if
+/// it is not a valid time.
+#[inline(always)]
+pub fn utc_time_value(v: &[u8]) -> Option<i64> {
+    if v.len() != 13 || v[12] != b'Z' {
+        return None;
+    }
+    let yy = digits2(v, 0)?;
+    let year = if yy >= 50 { 1900 + yy as i64 } else { 2000 + yy as i64 };
+    let month = digits2(v, 2)?;
+    let day = digits2(v, 4)?;
+    let hour = digits2(v, 6)?;
+    let minute = digits2(v, 8)?;
+    let second = digits2(v, 10)?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86400 + (hour * 3600 + minute * 60 + second) as i64)
+}
+
 /// Parses an X.509 `Time` (UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`,
 /// RFC 5280 §4.1.2.5) into seconds since the Unix epoch.
 #[inline]

@@ -115,11 +115,14 @@ fn count_dup(dups: &mut Vec<(u16, u64)>, partition: u16) {
 /// entry in input order when dates tie); every dropped entry is counted.
 pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Vec<InvalidityRecord>) -> IssuerColumns {
     let mut out = IssuerColumns::default();
+    let t = std::time::Instant::now();
     radix_sort(&mut records, |r| r.serial);
+    crate::trace("index: sort", t);
+    let t = std::time::Instant::now();
 
     let n_hint = records.len();
-    out.serials.reserve_exact(n_hint);
-    out.payload.reserve_exact(n_hint);
+    out.serials = crate::mem::with_capacity(n_hint);
+    out.payload = crate::mem::with_capacity(n_hint);
     let mut i = 0;
     while i < records.len() {
         let first = records[i];
@@ -142,7 +145,10 @@ pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Ve
         i = j;
     }
     drop(records);
+    crate::trace("index: dedup", t);
+    let t = std::time::Instant::now();
     build_lookup(&mut out);
+    crate::trace("index: lookup", t);
 
     long.sort_by(|a, b| a.serial.cmp(&b.serial)); // stable
     let mut i = 0;

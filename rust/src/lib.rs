@@ -10,9 +10,19 @@
 //! The Python bindings (`jpki_fast._core`) live in `py` behind the `python` feature, so
 //! `cargo test` runs without libpython.
 
+/// Phase timings on stderr when `JPKI_FAST_TRACE` is set (for profiling; off by default).
+pub fn trace(phase: &str, since: std::time::Instant) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("JPKI_FAST_TRACE").is_some()) {
+        eprintln!("jpki-fast trace: {phase}: {:.1} ms", since.elapsed().as_secs_f64() * 1e3);
+    }
+}
+
+pub mod build;
 pub mod check;
 pub mod crl;
 pub mod der;
+pub mod digest;
 pub mod index;
 pub mod ingest;
 pub mod mem;

@@ -26,14 +26,20 @@ pub fn advise_huge(ptr: *const u8, len: usize) {
     let _ = (ptr, len);
 }
 
-/// A vector of `n` elements whose contents are unspecified: the caller must write every element
-/// before reading it. Large ones are backed by huge pages where the kernel allows.
-pub fn uninit_vec<T: Copy>(n: usize) -> Vec<T> {
-    let mut v: Vec<T> = Vec::with_capacity(n);
-    let bytes = n * std::mem::size_of::<T>();
+/// An empty vector with room for `capacity` elements, huge-page backed when large.
+pub fn with_capacity<T>(capacity: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(capacity);
+    let bytes = capacity * std::mem::size_of::<T>();
     if bytes >= HUGE_THRESHOLD {
         advise_huge(v.as_ptr() as *const u8, bytes);
     }
+    v
+}
+
+/// A vector of `n` elements whose contents are unspecified: the caller must write every element
+/// before reading it. Large ones are backed by huge pages where the kernel allows.
+pub fn uninit_vec<T: Copy>(n: usize) -> Vec<T> {
+    let mut v: Vec<T> = with_capacity(n);
     // SAFETY: T is a plain integer type (valid for any bit pattern) and the caller writes every
     // element before reading it.
     #[allow(clippy::uninit_vec)]

@@ -10,7 +10,8 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use crate::check::{self, Coverage, Issuers};
 use crate::crl::REASON_NAMES;
-use crate::index::{self, unpack, InvalidityRecord, IssuerColumns, IssuerView, LongKey, LongRecord, Record, NO_PARTITION};
+use crate::build::{self, Carry, CrlEntries};
+use crate::index::{IssuerColumns, IssuerView, LongKey};
 use crate::ingest::{self, Anchor, FileOutcome};
 use crate::names::hex_upper;
 use crate::pybuf::Held;
@@ -175,9 +176,7 @@ impl CrlBatch {
         remap: Option<Bound<'py, PyAny>>,
         carry_issuers: Option<Vec<u16>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut per_issuer: Vec<(Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>)> =
-            (0..n_issuers).map(|_| (Vec::new(), Vec::new(), Vec::new())).collect();
-        let mut taken = Vec::with_capacity(selection.len());
+        let mut crls = Vec::with_capacity(selection.len());
         for &(file, partition) in &selection {
             let outcome = self.outcomes.get_mut(file).ok_or_else(|| PyValueError::new_err(format!("no file #{file}")))?;
             let crl = match &mut outcome.result {
@@ -190,75 +189,29 @@ impl CrlBatch {
             if partition >= check::MISSING_PARTITION {
                 return Err(PyValueError::new_err("too many partitions (at most 65,533 per snapshot)"));
             }
-            taken.push((crl.anchor, partition, std::mem::take(&mut crl.records), std::mem::take(&mut crl.long_records), std::mem::take(&mut crl.invalidity)));
+            crls.push(CrlEntries {
+                issuer: crl.anchor,
+                partition,
+                records: std::mem::take(&mut crl.records),
+                long: std::mem::take(&mut crl.long_records),
+                invalidity: std::mem::take(&mut crl.invalidity),
+            });
         }
         let remap_held = remap.as_ref().map(|r| Held::get(r, "remap")).transpose()?;
-        let remap_slice: Option<&[u16]> = remap_held.as_ref().map(|h| h.slice::<u16>()).transpose()?;
-        let carry_views: Option<Vec<Option<IssuerView<'_>>>> = carry.as_ref().map(|s| s.views()).transpose()?;
-
-        let built: Vec<IssuerColumns> = py.detach(|| {
-            for (anchor, partition, mut records, mut long, mut inv) in taken {
-                records.iter_mut().for_each(|r| r.partition = partition);
-                long.iter_mut().for_each(|r| r.partition = partition);
-                inv.iter_mut().for_each(|r| r.partition = partition);
-                let slot = &mut per_issuer[anchor];
-                if slot.0.is_empty() {
-                    slot.0 = records;
-                } else {
-                    slot.0.extend_from_slice(&records);
-                }
-                slot.1.extend(long);
-                slot.2.extend(inv);
-            }
-            if let (Some(views), Some(remap)) = (&carry_views, remap_slice) {
-                for (i, view) in views.iter().enumerate() {
-                    let target = carry_issuers.as_ref().map_or(i, |m| m.get(i).copied().unwrap_or(NO_PARTITION) as usize);
-                    if let (Some(v), true) = (view, target < n_issuers) {
-                        carry_entries(v, remap, &mut per_issuer[target]);
-                    }
-                }
-            }
-            use rayon::prelude::*;
-            per_issuer.into_par_iter().map(|(r, l, inv)| index::build(r, l, inv)).collect()
-        });
+        let carry = match (&carry, &remap_held) {
+            (Some(snapshot), Some(remap)) => Some(Carry {
+                views: snapshot.views()?,
+                remap: remap.slice::<u16>()?,
+                issuers: carry_issuers.unwrap_or_else(|| (0..snapshot.issuers.len() as u16).collect()),
+            }),
+            _ => None,
+        };
+        let built: Vec<IssuerColumns> = py.detach(|| build::build_indexes(crls, n_issuers, carry.as_ref()));
         let list = PyList::empty(py);
         for cols in built {
             list.append(columns_dict(py, cols)?)?;
         }
         Ok(list)
-    }
-}
-
-/// Appends the entries of `view` whose partition survives `remap`, renumbered.
-fn carry_entries(v: &IssuerView<'_>, remap: &[u16], slot: &mut (Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>)) {
-    let map = |p: u16| remap.get(p as usize).copied().unwrap_or(NO_PARTITION);
-    slot.0.reserve(v.serials.len());
-    for (&serial, payload) in v.serials.iter().zip(v.payload) {
-        let (date, partition, reason) = unpack(payload);
-        let p = map(partition);
-        if p != NO_PARTITION {
-            slot.0.push(Record { serial, date, partition: p, reason });
-        }
-    }
-    for (&serial, payload) in v.long_serials.iter().zip(v.long_payload) {
-        let (date, partition, reason) = unpack(payload);
-        let p = map(partition);
-        if p != NO_PARTITION {
-            slot.1.push(LongRecord { serial, date, partition: p, reason });
-        }
-    }
-    let n = v.serials.len();
-    for (k, &row) in v.invalidity_rows.iter().enumerate() {
-        let row = row as usize;
-        let (serial, (date, partition, _)) = if row < n {
-            (SerialKey::Short(v.serials[row]), unpack(&v.payload[row]))
-        } else {
-            (SerialKey::Long(v.long_serials[row - n]), unpack(&v.long_payload[row - n]))
-        };
-        let p = map(partition);
-        if p != NO_PARTITION {
-            slot.2.push(InvalidityRecord { serial, partition: p, date, invalidity: v.invalidity_dates[k] });
-        }
     }
 }
 
@@ -590,6 +543,16 @@ fn name_to_text(der: &[u8]) -> PyResult<String> {
     crate::names::name_der_to_string(der).map_err(|e| PyValueError::new_err(format!("invalid Name: {e}")))
 }
 
+/// BLAKE3 digests (hex) of files, hashed in parallel with the GIL released. Raises OSError
+/// naming the first unreadable file.
+#[pyfunction]
+fn file_digests(py: Python<'_>, paths: Vec<String>) -> PyResult<Vec<String>> {
+    py.detach(|| crate::digest::file_digests(&paths))
+        .into_iter()
+        .map(|r| r.map_err(pyo3::exceptions::PyOSError::new_err))
+        .collect()
+}
+
 /// Number of worker threads rayon uses.
 #[pyfunction]
 fn thread_count() -> usize {
@@ -605,6 +568,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serials_to_hex, m)?)?;
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(name_to_text, m)?)?;
+    m.add_function(wrap_pyfunction!(file_digests, m)?)?;
     m.add("REASON_NAMES", REASON_NAMES.to_vec())?;
     m.add("MAX_SERIAL_OCTETS", MAX_SERIAL_OCTETS)?;
     Ok(())

@@ -22,7 +22,7 @@ unsafe impl<T> Sync for SendPtr<T> {}
 /// Sorts `v` stably by `key`, using `scratch` (resized to `v.len()`) as working memory.
 pub fn radix_sort<T, K>(v: &mut Vec<T>, key: K)
 where
-    T: Copy + Send + Sync + Default,
+    T: Copy + Send + Sync,
     K: Fn(&T) -> u64 + Sync,
 {
     let n = v.len();
@@ -41,12 +41,8 @@ where
     let top_bit = 64 - varying.leading_zeros(); // number of bits up to and including the highest varying bit
     let msd_shift = top_bit.saturating_sub(DIGIT_BITS);
 
-    let mut scratch: Vec<T> = Vec::with_capacity(n);
-    // SAFETY: every slot of scratch is written exactly once by the scatter below before any read.
-    #[allow(clippy::uninit_vec)]
-    unsafe {
-        scratch.set_len(n)
-    };
+    // Every slot of scratch is written exactly once by the scatter below before any read.
+    let mut scratch: Vec<T> = crate::mem::uninit_vec(n);
 
     // MSD pass: per-chunk histograms, then a stable parallel scatter into scratch.
     let digit = |x: &T| ((key(x) >> msd_shift) as usize) & (BUCKETS - 1);

@@ -1,0 +1,81 @@
+"""Benchmark datasets, generated once and cached under bench/data/ (git-ignored).
+
+- ``daily(entries)``: a full synthetic JPKI day: 2 x 1,900 partition CRLs (``jpki-fast synth``).
+- ``single(entries)``: one CRL holding every entry (the "10-million-entry CRL" of the issue),
+  signed by the synthetic authentication CA; trust/ and keys/ come from a small synth run.
+
+Both use the same fixed ``now`` so results are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jpki_fast import _core, synth
+from jpki_fast.timeutil import to_epoch
+
+DATA = Path(__file__).resolve().parent / "data"
+NOW = "2026-11-26T00:00:00Z"
+
+
+def _stamp_ok(path: Path, stamp: dict) -> bool:
+    try:
+        return json.loads((path / "bench-stamp.json").read_text()) == stamp
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+
+
+def daily(entries: int = 10_000_000, partitions: int = 1900) -> Path:
+    """A synthetic daily CRL set (both CA kinds, ``partitions`` per kind)."""
+    path = DATA / f"daily-{entries}-{partitions}"
+    stamp = {"kind": "daily", "entries": entries, "partitions": partitions, "now": NOW}
+    if not _stamp_ok(path, stamp):
+        synth.generate(path, entries=entries, partitions=partitions, now=NOW)
+        (path / "bench-stamp.json").write_text(json.dumps(stamp))
+    return path
+
+
+def single(entries: int = 10_000_000, seed: int = 1) -> Path:
+    """One CRL with ``entries`` entries (roughly sequential 4-byte serials, shuffled)."""
+    path = DATA / f"single-{entries}"
+    stamp = {"kind": "single", "entries": entries, "seed": seed, "now": NOW}
+    if _stamp_ok(path, stamp):
+        return path
+    synth.generate(path, entries=1000, partitions=1, now=NOW)
+    for old in (path / "crls").rglob("*.crl"):
+        old.unlink()
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    rng = np.random.default_rng(seed)
+    base = 0x05000000
+    serials = base + rng.choice(3 * entries, size=entries, replace=False).astype(np.uint64)
+    now = to_epoch(NOW)
+    times = (now - 3 * 3600 - rng.integers(0, 5 * 365 * 86400, entries)).astype(np.int64)
+    reason = rng.choice(
+        np.array([4, 5, 3, 6, 1, 0, 255], np.uint8), size=entries, p=[0.45, 0.25, 0.1, 0.1, 0.02, 0.03, 0.05]
+    ).astype(np.uint8)
+    cert = x509.load_pem_x509_certificate((path / "trust" / "auth_ca_2023.pem").read_bytes())
+    key = serialization.load_pem_private_key(
+        b"".join(l + b"\n" for l in (path / "keys" / "auth_ca_2023.pem").read_bytes().splitlines() if not l.startswith(b"#")),
+        password=None,
+    )
+    der = _core.encode_crl(
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        cert.subject.public_bytes(),
+        now - 3 * 3600,
+        now + 45 * 3600,
+        serials,
+        times,
+        reason=reason,
+        crl_number=(20261126).to_bytes(4, "big"),
+        authority_key_id=cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest,
+        distribution_point=synth._name_der(synth.partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku")),
+    )
+    (path / "crls" / "single.crl").write_bytes(der)
+    np.save(path / "serials.npy", serials)
+    (path / "bench-stamp.json").write_text(json.dumps(stamp))
+    return path
