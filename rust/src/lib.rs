@@ -22,6 +22,7 @@ pub mod build;
 pub mod check;
 pub mod crl;
 pub mod der;
+pub mod diff;
 pub mod digest;
 pub mod index;
 pub mod ingest;

@@ -412,6 +412,47 @@ impl Snapshot {
         Ok(d)
     }
 
+    /// Entries added, removed or changed from this snapshot's issuer `old_issuer` to `new`'s
+    /// issuer `new_issuer`. `old_key`/`new_key` (uint32 buffers) map each side's partition
+    /// ids to a shared identity. Returns column buffers (see `diff.rs`).
+    fn diff<'py>(
+        &self,
+        py: Python<'py>,
+        new: PyRef<'py, Snapshot>,
+        old_issuer: usize,
+        new_issuer: usize,
+        old_key: Bound<'py, PyAny>,
+        new_key: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let empty = crate::index::IssuerColumns::default();
+        let empty_view = empty.view();
+        let old_views = self.views()?;
+        let new_views = new.views()?;
+        if old_issuer >= old_views.len() || new_issuer >= new_views.len() {
+            return Err(PyValueError::new_err("issuer index out of range"));
+        }
+        let o = old_views[old_issuer].unwrap_or(empty_view);
+        let n = new_views[new_issuer].unwrap_or(empty_view);
+        let ok = Held::get(&old_key, "old_key")?;
+        let nk = Held::get(&new_key, "new_key")?;
+        let (ok_s, nk_s): (&[u32], &[u32]) = (ok.slice()?, nk.slice()?);
+        let (short, long) = py.detach(|| (crate::diff::diff_short(&o, &n, ok_s, nk_s), crate::diff::diff_long(&o, &n, ok_s, nk_s)));
+        let d = PyDict::new(py);
+        d.set_item("count", short.serial.len())?;
+        d.set_item("serial", bytes(py, short.serial)?)?;
+        d.set_item("change", bytes(py, short.change)?)?;
+        d.set_item("payload", bytes(py, short.payload)?)?;
+        d.set_item("in_new", bytes(py, short.in_new.into_iter().map(u8::from).collect::<Vec<u8>>())?)?;
+        d.set_item("old_payload", bytes(py, short.old_payload)?)?;
+        d.set_item("long_count", long.serial.len())?;
+        d.set_item("long_serial", bytes(py, long.serial)?)?;
+        d.set_item("long_change", bytes(py, long.change)?)?;
+        d.set_item("long_payload", bytes(py, long.payload)?)?;
+        d.set_item("long_in_new", bytes(py, long.in_new.into_iter().map(u8::from).collect::<Vec<u8>>())?)?;
+        d.set_item("long_old_payload", bytes(py, long.old_payload)?)?;
+        Ok(d)
+    }
+
     /// Partition freshness at `now`: (partition_fresh bytes, issuer_fresh bytes).
     fn freshness(&self, now: i64) -> (Vec<bool>, Vec<bool>) {
         let c = Coverage::at(now, self.issuers.len(), &self.partition_issuer, &self.this_update, &self.next_update, &self.counts_for_freshness);
