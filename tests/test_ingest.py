@@ -278,8 +278,9 @@ def test_bad_crl_is_refused_by_name_and_published_answers_do_not_change(ws, auth
 def test_first_ingest_with_only_bad_files_publishes_nothing(ws, auth_ca):
     ws.add_ca(auth_ca)
     ws.write_crl("x.crl", b"\x30\x03\x02\x01")
-    with pytest.raises(IngestRefused, match="nothing published"):
-        ingest(ws.trust, ws.crls, ws.store, now=NOW)
+    summary = ingest(ws.trust, ws.crls, ws.store, now=NOW)
+    assert not summary.published and summary.generation is None and len(summary.refused) == 1
+    assert "nothing published" in str(summary)
     with pytest.raises(jpki_fast.StoreError, match="nothing published yet"):
         open_store(ws.store)
 
@@ -289,9 +290,8 @@ def test_crl_signed_by_a_ca_without_crl_sign_is_refused(ws):
 
     ca = ws.add_ca(make_ca("no_crl_sign", 4, crl_sign=False))
     ws.write_crl("a.crl", make_crl(ca, []))
-    with pytest.raises(IngestRefused) as exc:
-        ingest(ws.trust, ws.crls, ws.store, now=NOW)
-    assert "cRLSign" in exc.value.summary.refused[0].message
+    summary = ingest(ws.trust, ws.crls, ws.store, now=NOW)
+    assert "cRLSign" in summary.refused[0].message
 
 
 def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch):

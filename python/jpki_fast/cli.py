@@ -263,6 +263,144 @@ def _cmd_info(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# history: diff, history, verify-store, rollback
+
+
+def _add_diff(sub) -> None:
+    p = sub.add_parser(
+        "diff",
+        help="entries added, removed or changed between two generations",
+        description="List the revoked entries added, removed or changed between two generations of a store "
+        "(default: the current generation against its parent). Output by --out extension (.parquet, .csv, "
+        ".jsonl); without --out, JSON lines on stdout. --summary prints counts by change and reason instead.",
+    )
+    p.add_argument("--store", required=True, metavar="DIR")
+    p.add_argument("--from", dest="from_generation", type=int, metavar="GEN", help="older generation (default: the parent of --to)")
+    p.add_argument("--to", dest="to_generation", type=int, metavar="GEN", help="newer generation (default: the current one)")
+    p.add_argument("--out", metavar="FILE")
+    p.add_argument("--summary", action="store_true", help="print counts by change and reason")
+    p.set_defaults(func=_cmd_diff)
+
+
+def diff_summary(table: pa.Table) -> dict:
+    """Counts by change, and by change and reason, of a diff table."""
+    counts: dict = {"total": table.num_rows, "by_change": {}, "by_change_and_reason": {}}
+    if table.num_rows:
+        grouped = table.select(["change", "reason"]).cast(
+            pa.schema([("change", pa.string()), ("reason", pa.string())])
+        ).group_by(["change", "reason"]).aggregate([([], "count_all")])
+        for row in grouped.to_pylist():
+            change, reason, n = row["change"], row["reason"] or "none", row["count_all"]
+            counts["by_change"][change] = counts["by_change"].get(change, 0) + n
+            counts["by_change_and_reason"].setdefault(change, {})[reason] = n
+    return counts
+
+
+def _cmd_diff(args) -> int:
+    from .history import diff
+
+    table = diff(args.store, args.from_generation, args.to_generation)
+    if args.summary:
+        meta = table.schema.metadata or {}
+        out = {
+            "from_generation": int(meta.get(b"from_generation", b"0")),
+            "to_generation": int(meta.get(b"to_generation", b"0")),
+            **diff_summary(table),
+        }
+        print(json.dumps(out, indent=1))
+    else:
+        write_results(table, args.out)
+    return EXIT_OK
+
+
+def _add_history(sub) -> None:
+    p = sub.add_parser("history", help="the generations a store keeps")
+    p.add_argument("--store", required=True, metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_history)
+
+
+def _cmd_history(args) -> int:
+    from dataclasses import asdict
+
+    from .history import generations
+
+    gens = generations(args.store)
+    if args.json:
+        print(json.dumps([asdict(g) for g in gens], indent=1))
+    else:
+        for g in gens:
+            mark = "*" if g.current else " "
+            print(f"{mark} {g.generation:>6}  {g.created_at}  parent {g.parent if g.parent is not None else '-':>6}  "
+                  f"{g.entries:>12,} entries  {g.partitions:>6,} partitions")
+    return EXIT_OK
+
+
+def _add_verify(sub) -> None:
+    p = sub.add_parser(
+        "verify-store",
+        help="check every file of a store against its manifest checksums",
+        description="Check the current generation (or --generation N, or --all kept generations) against "
+        "the sizes and BLAKE3 digests in their manifests. Exit 0 when intact, 1 when damage is found.",
+    )
+    p.add_argument("store", metavar="DIR")
+    p.add_argument("--generation", type=int, metavar="GEN")
+    p.add_argument("--all", action="store_true", help="check every generation kept")
+    p.set_defaults(func=_cmd_verify)
+
+
+def _cmd_verify(args) -> int:
+    from .store import StoreError, list_generations, read_current, verify_generation
+
+    root = Path(args.store)
+    if args.all:
+        targets = list_generations(root)
+    elif args.generation is not None:
+        targets = [args.generation]
+    else:
+        current = read_current(root)
+        if current is None:
+            raise StoreError(f"{root}: nothing published yet")
+        targets = [current]
+    damaged = 0
+    for g in targets:
+        problems = verify_generation(root, g)
+        if problems:
+            damaged += 1
+            for p in problems:
+                print(f"generation {g}: DAMAGED: {p}")
+        else:
+            print(f"generation {g}: ok")
+    if damaged:
+        current = read_current(root)
+        print(f"{damaged} damaged generation(s). Make an intact one current with "
+              f"`jpki-fast rollback --store {root} --to GEN` (current: {current}).", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _add_rollback(sub) -> None:
+    p = sub.add_parser(
+        "rollback",
+        help="make an earlier, intact generation current",
+        description="Make generation GEN current again (atomically), after checking its files. "
+        "Readers pick it up like any newly published generation.",
+    )
+    p.add_argument("--store", required=True, metavar="DIR")
+    p.add_argument("--to", required=True, type=int, metavar="GEN")
+    p.set_defaults(func=_cmd_rollback)
+
+
+def _cmd_rollback(args) -> int:
+    from .store import read_current, rollback
+
+    before = read_current(Path(args.store))
+    rollback(args.store, args.to)
+    print(f"{args.store}: generation {args.to} is current (was {before})")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,7 +421,7 @@ def _add_synth(sub) -> None:
     add_parser(sub)
 
 
-COMMANDS = [_add_synth, _add_ingest, _add_check, _add_info]
+COMMANDS = [_add_synth, _add_ingest, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

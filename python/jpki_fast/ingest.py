@@ -51,6 +51,7 @@ from .store import (
     write_generation,
 )
 from .timeutil import NowLike, iso, to_epoch
+from .serials import canonical
 from .trust import TrustStore
 
 CRL_SUFFIXES = (".crl", ".der", ".pem")
@@ -185,6 +186,8 @@ def _issuers_table(trust: TrustStore) -> pa.Table:
             "crl_sign": [k.crl_sign for k in keys],
             "not_before": pa.array([k.not_before for k in keys], pa.int64()).cast(ISSUER_SCHEMA.field("not_before").type),
             "not_after": pa.array([k.not_after for k in keys], pa.int64()).cast(ISSUER_SCHEMA.field("not_after").type),
+            "serial": [canonical(k.serial) for k in keys],
+            "authority_key_id": [None if k.authority_key_id is None else k.authority_key_id.hex().upper() for k in keys],
             "certificate": [k.certificate_der for k in keys],
         },
         schema=ISSUER_SCHEMA,
@@ -216,9 +219,9 @@ def ingest(
 ) -> IngestSummary:
     """Verifies every CRL under ``crl_dir`` against ``trust_dir`` and publishes a new snapshot.
 
-    Returns an :class:`IngestSummary`. Raises :class:`IngestRefused` (carrying the summary)
-    when the ``all-or-nothing`` policy refuses the run, and when nothing at all could be
-    accepted while files were refused. ``keep`` is how many generations to keep for history.
+    Returns an :class:`IngestSummary` (``published`` is False when nothing was accepted);
+    raises :class:`IngestRefused`, carrying the summary, when the ``all-or-nothing`` policy
+    refuses the run. ``keep`` is how many generations to keep for history.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -278,10 +281,12 @@ def ingest(
         ]
         accepted = [i for i in decided.values()]
         refused = summary.refused
-        if refused and (policy == "all-or-nothing" or not accepted):
+        if refused and policy == "all-or-nothing":
             summary.seconds = {"verify": t_read, "total": time.perf_counter() - t_start}
-            why = "policy all-or-nothing" if policy == "all-or-nothing" else "no file could be accepted"
-            raise IngestRefused(f"{len(refused)} of {len(paths)} CRL files refused ({why}); nothing published", summary)
+            _fill_snapshot_counts(summary, previous)
+            raise IngestRefused(
+                f"{len(refused)} of {len(paths)} CRL files refused (policy all-or-nothing); nothing published", summary
+            )
         if not accepted:
             summary.seconds = {"verify": t_read, "total": time.perf_counter() - t_start}
             _fill_snapshot_counts(summary, previous)
@@ -442,6 +447,7 @@ def _plan_partitions(outcomes, decided, prev_parts, previous, trust, generation,
                 "issuer_index": o["issuer_index"],
                 "name": key[1],
                 "kind": key[2],
+                "only_user_certs": o["only_user_certs"],
                 "crl_number": str(_crl_number(o["crl_number"])),
                 "this_update": o["this_update"],
                 "next_update": o["next_update"],

@@ -48,6 +48,7 @@ class CaKey:
     kind: str | None  # "signing", "authentication" or None (not a JPKI CA name)
     test_hierarchy: bool  # O=JPKI-TEST
     serial: int = field(default=0)
+    authority_key_id: bytes | None = None  # the issuing key's identifier (own key for roots)
 
     @property
     def key_id_hex(self) -> str:
@@ -95,6 +96,10 @@ def ca_key_from_certificate(alias: str, cert: x509.Certificate, source: str) -> 
         # RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING.
         key_id = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
     try:
+        authority_key_id = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except x509.ExtensionNotFound:
+        authority_key_id = key_id if cert.issuer == cert.subject else None
+    try:
         ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         crl_sign = ku.crl_sign
     except x509.ExtensionNotFound:
@@ -116,6 +121,7 @@ def ca_key_from_certificate(alias: str, cert: x509.Certificate, source: str) -> 
         kind=kind,
         test_hierarchy=test,
         serial=cert.serial_number,
+        authority_key_id=authority_key_id,
     )
 
 
