@@ -96,6 +96,7 @@ def _add_check(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="write results to FILE (.parquet, .csv or .jsonl)")
     p.add_argument("--now", metavar="ISO8601", help="judge freshness at this instant (default: now)")
     p.add_argument("--provenance", action="store_true", help="add the partition, CRL number and times each answer rests on")
+    p.add_argument("--follow-links", action="store_true", help="add latest_serial: the newest serial that replaced each one")
     p.set_defaults(func=_cmd_check)
 
 
@@ -217,8 +218,11 @@ def _cmd_check(args) -> int:
             f"answers will be 'unknown' (known: {', '.join(i.alias for i in store.issuers())})",
             file=sys.stderr,
         )
-    result = store.check_table(table, default_issuer=args.issuer, now=args.now, provenance=args.provenance)
+    result = store.check_table(
+        table, default_issuer=args.issuer, now=args.now, provenance=args.provenance, follow_links=args.follow_links
+    )
     columns = OUTPUT_COLUMNS + (["invalidity_date", "partition", "crl_number", "this_update", "next_update"] if args.provenance else [])
+    columns += ["latest_serial"] if args.follow_links else []
     write_results(result.select(columns), args.out)
     return EXIT_OK
 
@@ -379,6 +383,46 @@ def _cmd_verify(args) -> int:
     return EXIT_OK
 
 
+def _add_links(sub) -> None:
+    p = sub.add_parser(
+        "links",
+        help="serial links (新旧シリアル番号紐付け): import renewals, look up the latest serial",
+        description="Serial links record which new serial replaced an old one at renewal.",
+    )
+    links_sub = p.add_subparsers(dest="links_command", required=True, metavar="ACTION")
+    imp = links_sub.add_parser(
+        "import",
+        help="add the links of a CSV/Parquet file (issuer, old_serial, new_serial) and publish",
+    )
+    imp.add_argument("--store", required=True, metavar="DIR")
+    imp.add_argument("file", metavar="FILE")
+    imp.set_defaults(func=_cmd_links_import)
+    latest = links_sub.add_parser("latest", help="the latest serial of each serial, following chains")
+    latest.add_argument("--store", required=True, metavar="DIR")
+    latest.add_argument("--issuer", required=True, metavar="ALIAS")
+    latest.add_argument("serials", nargs="+", metavar="SERIAL")
+    latest.set_defaults(func=_cmd_links_latest)
+
+
+def _cmd_links_import(args) -> int:
+    from .links import import_links
+
+    result = import_links(args.store, args.file)
+    print(f"{args.store}: imported {result['imported']:,} links ({result['links']:,} in all); generation {result['generation']} is current")
+    return EXIT_OK
+
+
+def _cmd_links_latest(args) -> int:
+    from .serials import normalize, to_hex
+    from .store import open_store
+
+    store = open_store(args.store)
+    latest = store.latest_serial(args.serials, args.issuer)
+    for serial, new in zip(to_hex(normalize(args.serials)).to_pylist(), latest.to_pylist()):
+        print(json.dumps({"serial": serial, "issuer": args.issuer, "latest_serial": new}))
+    return EXIT_OK
+
+
 def _add_rollback(sub) -> None:
     p = sub.add_parser(
         "rollback",
@@ -421,7 +465,7 @@ def _add_synth(sub) -> None:
     add_parser(sub)
 
 
-COMMANDS = [_add_synth, _add_ingest, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback]
+COMMANDS = [_add_synth, _add_ingest, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback, _add_links]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

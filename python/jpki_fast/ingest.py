@@ -46,6 +46,7 @@ from .store import (
     clean_staging,
     generation_name,
     list_generations,
+    next_generation,
     read_current,
     store_lock,
     write_generation,
@@ -293,7 +294,7 @@ def ingest(
             return summary
 
         t0 = time.perf_counter()
-        generation = max(list_generations(root) + [read_current(root) or 0]) + 1
+        generation = next_generation(root)
         partitions, selection, remap, carry_issuers, new_rows = _plan_partitions(
             outcomes, decided, prev_parts, previous, trust, generation, crl_root
         )
@@ -318,14 +319,7 @@ def ingest(
             "refused": [{"path": f.path, "kind": f.error_kind, "message": f.message} for f in refused],
             "missing": len(summary.missing),
         }
-        written = write_generation(
-            root,
-            _issuers_table(trust),
-            partitions,
-            columns,
-            summary_for_manifest,
-            parent=None if previous is None else previous.generation,
-        )
+        written = write_generation(root, _issuers_table(trust), partitions, columns, summary_for_manifest, parent=previous)
         assert written == generation
         t_write = time.perf_counter() - t0
         _prune(root, keep)

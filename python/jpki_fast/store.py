@@ -104,6 +104,18 @@ PARTITION_SCHEMA = pa.schema(
     ]
 )
 
+#: Serial links (新旧シリアル番号紐付け): old serial -> new serial per issuer key, with the end of
+#: each chain of renewals resolved (see links.py).
+LINKS_FILE = "links.arrow"
+LINKS_SCHEMA = pa.schema(
+    [
+        ("issuer", pa.string()),  # the issuer's key identifier (hex)
+        ("old_serial", pa.large_string()),
+        ("new_serial", pa.large_string()),
+        ("latest_serial", pa.large_string()),
+    ]
+)
+
 SNAPSHOT_FILES = (
     "issuers.arrow",
     "partitions.arrow",
@@ -112,6 +124,7 @@ SNAPSHOT_FILES = (
     "bitmap.arrow",
     "long_entries.arrow",
     "invalidity.arrow",
+    LINKS_FILE,
 )
 
 _STATUS_DICT = pa.array(STATUSES)
@@ -250,27 +263,73 @@ def _write_ipc(path: Path, schema: pa.Schema, batches: Sequence[pa.RecordBatch])
                 writer.write_batch(batch)
 
 
+def next_generation(root: Path) -> int:
+    """The number the next generation will get: after every generation present."""
+    return max(list_generations(root) + [read_current(root) or 0]) + 1
+
+
+@contextlib.contextmanager
+def _staging(root: Path, generation: int) -> Iterator[Path]:
+    """A fresh staging directory, removed again if anything fails before it is published."""
+    staging = root / "staging" / f"{generation_name(generation)}.{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _publish(root: Path, staging: Path, generation: int, manifest: dict, known: dict | None = None) -> int:
+    """Checksums and fsyncs the staged files, writes the manifest, renames the directory into
+    ``generations/`` and atomically points ``CURRENT`` at it. ``known`` holds manifest file
+    records already computed (for files hard-linked from an earlier generation)."""
+    known = known or {}
+    fresh = [staging / name for name in SNAPSHOT_FILES if name not in known]
+    for path in fresh:
+        _fsync_path(path)
+    files = dict(known)
+    for path, digest in zip(fresh, file_digests(fresh)):
+        files[path.name] = {"bytes": path.stat().st_size, DIGEST: digest}
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "generation": generation,
+        "created_at": iso(int(time.time())),
+        **manifest,
+        "files": files,
+    }
+    with open(staging / "manifest.json", "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_path(staging, directory=True)
+    final = root / "generations" / generation_name(generation)
+    final.parent.mkdir(exist_ok=True)
+    os.rename(staging, final)
+    _fsync_path(final.parent, directory=True)
+    _atomic_write_text(root / "CURRENT", f"{generation}\n")
+    return generation
+
+
 def write_generation(
     root: Path,
     issuers: pa.Table,
     partitions: pa.Table,
     columns: Sequence[dict | None],
     summary: dict,
-    parent: int | None,
+    parent: Store | None,
 ) -> int:
-    """Writes and publishes a new generation; the caller holds :func:`store_lock`.
+    """Writes and publishes a new generation built by ingest; the caller holds
+    :func:`store_lock`. Serial links are carried over from ``parent`` unchanged.
 
     Returns the new generation number. On any failure before ``CURRENT`` is replaced, the
     published snapshot is untouched and the partial generation is removed.
     """
-    existing = list_generations(root)
-    current = read_current(root)
-    generation = max(existing + [current or 0]) + 1
-    staging = root / "staging" / f"{generation_name(generation)}.{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
+    generation = next_generation(root)
+    with _staging(root, generation) as staging:
         _write_ipc(staging / "issuers.arrow", ISSUER_SCHEMA, issuers.to_batches() or [_empty_batch(ISSUER_SCHEMA)])
         _write_ipc(staging / "partitions.arrow", PARTITION_SCHEMA, partitions.to_batches() or [_empty_batch(PARTITION_SCHEMA)])
         batches = _issuer_batches(columns)
@@ -283,19 +342,14 @@ def write_generation(
         }
         for name, schema in schemas.items():
             _write_ipc(staging / name, schema, batches[name])
-        paths = [staging / name for name in SNAPSHOT_FILES]
-        for path in paths:
-            _fsync_path(path)
-        files = {
-            path.name: {"bytes": path.stat().st_size, DIGEST: digest}
-            for path, digest in zip(paths, file_digests(paths))
-        }
+        known = {}
+        if parent is not None:
+            os.link(parent.path / LINKS_FILE, staging / LINKS_FILE)  # immutable: share, don't copy
+            known[LINKS_FILE] = parent.manifest["files"][LINKS_FILE]
+        else:
+            _write_ipc(staging / LINKS_FILE, LINKS_SCHEMA, [_empty_batch(LINKS_SCHEMA)])
         manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "generation": generation,
-            "parent": parent,
-            "created_at": iso(int(time.time())),
+            "parent": None if parent is None else parent.generation,
             "issuers": [
                 {
                     "alias": alias,
@@ -307,23 +361,26 @@ def write_generation(
                 }
                 for alias, cols in zip(issuers.column("alias").to_pylist(), columns)
             ],
-            "files": files,
             "summary": summary,
         }
-        with open(staging / "manifest.json", "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        _fsync_path(staging, directory=True)
-        final = root / "generations" / generation_name(generation)
-        final.parent.mkdir(exist_ok=True)
-        os.rename(staging, final)
-        _fsync_path(final.parent, directory=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _atomic_write_text(root / "CURRENT", f"{generation}\n")
-    return generation
+        return _publish(root, staging, generation, manifest, known)
+
+
+def derive_generation(root: Path, base: Store, replace: dict[str, pa.Table], summary: dict) -> int:
+    """Publishes a generation equal to ``base`` except for the files in ``replace`` (name ->
+    table), e.g. new serial links. Unchanged files are hard-linked, not copied; the caller
+    holds :func:`store_lock`."""
+    generation = next_generation(root)
+    with _staging(root, generation) as staging:
+        known = {}
+        for name in SNAPSHOT_FILES:
+            if name in replace:
+                _write_ipc(staging / name, replace[name].schema, replace[name].to_batches() or [_empty_batch(replace[name].schema)])
+            else:
+                os.link(base.path / name, staging / name)
+                known[name] = base.manifest["files"][name]
+        manifest = {"parent": base.generation, "issuers": base.manifest["issuers"], "summary": summary}
+        return _publish(root, staging, generation, manifest, known)
 
 
 def verify_generation(root: str | Path, generation: int) -> list[str]:
@@ -455,7 +512,7 @@ class Store:
                 )
         self._issuers = _open_ipc(self.path / "issuers.arrow").read_all()
         self._partitions = _open_ipc(self.path / "partitions.arrow").read_all()
-        readers = {name: _open_ipc(self.path / name) for name in SNAPSHOT_FILES[2:]}
+        readers = {name: _open_ipc(self.path / name) for name in SNAPSHOT_FILES[2:] if name != LINKS_FILE}
         n_issuers = self._issuers.num_rows
         for name, reader in readers.items():
             if reader.num_record_batches != n_issuers:
@@ -464,6 +521,7 @@ class Store:
         self._alias_index = {a: i for i, a in enumerate(self._issuers.column("alias").to_pylist())}
         self._key_index = {k: i for i, k in enumerate(self._issuers.column("key_id").to_pylist())}
         self._snapshot = self._load_snapshot()
+        self._links: pa.Table | None = None
 
     def _load_snapshot(self) -> "_core.Snapshot":
         issuer_columns: list[dict | None] = []
@@ -570,6 +628,26 @@ class Store:
             return self._alias_index[issuer]
         return self._key_index.get(issuer.replace(":", "").strip().upper())
 
+    def links(self) -> pa.Table:
+        """The serial links of this generation: issuer (key id), old_serial, new_serial and
+        latest_serial (the end of the chain of renewals), canonical hex."""
+        if self._links is None:
+            self._links = _open_ipc(self.path / LINKS_FILE).read_all()
+        return self._links
+
+    def latest_serial(self, serials: Any, issuer: str | Sequence[str] | pa.Array) -> pa.Array:
+        """The newest serial that replaced each serial, following chains of renewals
+        (新旧シリアル番号紐付け) imported with ``jpki-fast links import``; a serial without a
+        link is returned as itself. Canonical hex.
+
+        >>> store.latest_serial(["0A", "99"], "auth_ca_2023").to_pylist()   # doctest: +SKIP
+        ['0C', '99']
+        """
+        from .links import latest_serials
+
+        batch = normalize(serials)
+        return latest_serials(self, to_hex(batch), self._issuer_rows(issuer, len(batch)))
+
     def partition_ids(self, issuer_rows: int | np.ndarray, names: Sequence[str | None] | pa.Array) -> np.ndarray:
         """Each row's partition id for :meth:`check_normalized`, from its issuer and the
         partition name its certificate's CRL distribution point gives (the directory name as
@@ -659,6 +737,7 @@ class Store:
         issuer: str | Sequence[str] | pa.Array,
         now: NowLike = None,
         provenance: bool = False,
+        follow_links: bool = False,
     ) -> pa.Table:
         """Revocation status of each serial; one row per input, in input order.
 
@@ -671,12 +750,19 @@ class Store:
         ``invalidity_date``. With ``provenance=True`` also ``partition``, ``crl_number``,
         ``this_update`` and ``next_update``: what the answer rests on (for revoked, the CRL that
         lists the serial; for good/stale, the covering data: the oldest thisUpdate and the
-        earliest nextUpdate among the issuer's partitions).
+        earliest nextUpdate among the issuer's partitions). With ``follow_links=True`` also
+        ``latest_serial``: the newest serial that replaced this one (see :meth:`latest_serial`).
 
         >>> t = store.check(np.array([0x054CFCD8], dtype=np.uint64), "auth_ca_2023")   # doctest: +SKIP
         """
         batch = normalize(serials)
-        return self.check_normalized(batch, self._issuer_rows(issuer, len(batch)), to_epoch(now), provenance)
+        rows = self._issuer_rows(issuer, len(batch))
+        result = self.check_normalized(batch, rows, to_epoch(now), provenance)
+        if follow_links:
+            from .links import latest_serials
+
+            result = result.append_column("latest_serial", latest_serials(self, to_hex(batch), rows))
+        return result
 
     def _issuer_rows(self, issuer: Any, n: int) -> int | np.ndarray:
         if isinstance(issuer, str):
@@ -799,6 +885,7 @@ class Store:
         default_issuer: str | None = None,
         now: NowLike = None,
         provenance: bool = False,
+        follow_links: bool = False,
     ) -> pa.Table:
         """Checks an Arrow table with a serial column (and optionally a per-row issuer column,
         whose nulls fall back to ``default_issuer``). Returns the input's serial (canonical
@@ -816,8 +903,14 @@ class Store:
             issuers = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([default_issuer]))
         else:
             raise ValueError("no issuer: give --issuer, or an 'issuer' column in the input")
-        result = self.check_normalized(batch, self._issuer_rows(issuers, n), to_epoch(now), provenance)
-        front = pa.table({"serial": to_hex(batch), "issuer": issuers})
+        rows = self._issuer_rows(issuers, n)
+        result = self.check_normalized(batch, rows, to_epoch(now), provenance)
+        hexes = to_hex(batch)
+        if follow_links:
+            from .links import latest_serials
+
+            result = result.append_column("latest_serial", latest_serials(self, hexes, rows))
+        front = pa.table({"serial": hexes, "issuer": issuers})
         return pa.table(
             {**{c: front.column(c) for c in front.column_names}, **{c: result.column(c) for c in result.column_names}}
         ).replace_schema_metadata(result.schema.metadata)
