@@ -12,7 +12,7 @@ export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow demo bench clean
+.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean
 
 all: build
 
@@ -45,6 +45,9 @@ demo: $(BUILT)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only
+
+bench-peers: $(BUILT)
+	$(PY) bench/peers.py
 
 clean:
 	rm -rf $(VENV) target $(DEMO)

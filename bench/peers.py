@@ -1,0 +1,380 @@
+"""Side-by-side benchmarks of the core engine against its peers, on the same inputs, in one run.
+
+Writes its figures (with the machine) between the ``core`` markers of bench/RESULTS.md:
+
+    python bench/peers.py                 # the full run (about 3 minutes: the peers are slow)
+    python bench/peers.py --entries 1000000 --no-write   # a quick look
+
+Peers: ``openssl crl -inform DER -CAfile CA -noout`` (parse + verify), pyca/cryptography
+(load + is_signature_valid + read serial, date and reason of every entry; and its lookup by
+serial, a linear scan), a Python ``set`` of the serials, and ``numpy.searchsorted``. Wall times
+of whole commands and peak RSS come from ``/usr/bin/time -v``; in-process times exclude
+interpreter start-up and imports. Each jpki-fast figure is the median of several runs (the
+machine is shared and noisy); peers that take tens of seconds run once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import datasets  # noqa: E402
+
+import jpki_fast  # noqa: E402
+from jpki_fast import synth  # noqa: E402
+
+RESULTS = HERE / "RESULTS.md"
+PY = sys.executable
+JPKI = str(Path(PY).parent / "jpki-fast")
+
+
+def timed(cmd: list[str], **kw) -> dict:
+    """Wall seconds and peak RSS (MB) of a command, via /usr/bin/time -v."""
+    out = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, **kw)
+    if out.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({out.returncode}): {out.stderr[-2000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
+    h, m, s = wall.groups()
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
+    return {"wall": (int(h or 0) * 3600 + int(m) * 60 + float(s)), "rss_mb": rss / 1024, "stdout": out.stdout}
+
+
+def in_process(code: str) -> dict:
+    """Runs a Python snippet that prints a JSON dict; returns it (plus peak RSS)."""
+    r = timed([PY, "-c", code])
+    result = json.loads(r["stdout"].strip().splitlines()[-1])
+    result["rss_mb"] = r["rss_mb"]
+    return result
+
+
+def median_of(n: int, fn) -> tuple[float, list[float]]:
+    values = [fn() for _ in range(n)]
+    return statistics.median(values), values
+
+
+def machine() -> str:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = re.search(r"Model name:\s+(.*)", lscpu).group(1).strip()
+    cpus = os.cpu_count()
+    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) // (1024 * 1024)
+    openssl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    import cryptography
+    import pyarrow
+
+    return (
+        f"{model}, {cpus} cores, {mem} GiB RAM, {platform.platform()}; Python {platform.python_version()}, "
+        f"pyarrow {pyarrow.__version__}, numpy {np.__version__}, cryptography {cryptography.__version__}, {openssl}"
+    )
+
+
+# ---- single CRL ---------------------------------------------------------------------------
+
+
+def bench_single(entries: int, runs: int, peers: bool) -> dict:
+    data = datasets.single(entries)
+    crl = data / "crls" / "single.crl"
+    ca = data / "trust" / "auth_ca_2023.pem"
+    out: dict = {"entries": entries, "crl_mb": crl.stat().st_size / 1e6}
+    work = Path(tempfile.mkdtemp(prefix="jpki-bench-"))
+    try:
+        cli, in_proc = [], []
+        for i in range(runs):
+            store = work / f"store-cli-{i}"
+            r = timed([JPKI, "ingest", "--trust", str(data / "trust"), "--crls", str(data / "crls"), "--store", str(store),
+                       "--now", datasets.NOW])
+            cli.append(r)
+            shutil.rmtree(store)
+            store = work / f"store-py-{i}"
+            in_proc.append(in_process(textwrap.dedent(f"""
+                import json, time, jpki_fast
+                t = time.perf_counter()
+                s = jpki_fast.ingest({str(data / 'trust')!r}, {str(data / 'crls')!r}, {str(store)!r}, now={datasets.NOW!r})
+                print(json.dumps({{"seconds": time.perf_counter() - t, "phases": s.seconds}}))
+            """)))
+            if i < runs - 1:
+                shutil.rmtree(store)
+        out["cli_wall"] = statistics.median(r["wall"] for r in cli)
+        out["cli_rss_mb"] = max(r["rss_mb"] for r in cli)
+        out["cli_walls"] = [round(r["wall"], 3) for r in cli]
+        out["inproc"] = statistics.median(r["seconds"] for r in in_proc)
+        out["inproc_runs"] = [round(r["seconds"], 3) for r in in_proc]
+        out["inproc_rss_mb"] = max(r["rss_mb"] for r in in_proc)
+        out["phases"] = in_proc[len(in_proc) // 2]["phases"]
+        store = work / f"store-py-{runs - 1}"
+        out["store_bytes"] = sum(p.stat().st_size for p in store.rglob("*.arrow"))
+        out["open_ms"] = bench_open(store)
+        out.update(bench_check(store, data, entries))
+        if peers:
+            r = timed(["openssl", "crl", "-inform", "DER", "-in", str(crl), "-CAfile", str(ca), "-noout"])
+            out["openssl_wall"], out["openssl_rss_mb"] = r["wall"], r["rss_mb"]
+            out["pyca"] = in_process(textwrap.dedent(f"""
+                import json, time
+                from cryptography import x509
+                from cryptography.x509 import load_pem_x509_certificate
+                t0 = time.perf_counter()
+                crl = x509.load_der_x509_crl(open({str(crl)!r}, 'rb').read())
+                ca = load_pem_x509_certificate(open({str(ca)!r}, 'rb').read())
+                ok = crl.is_signature_valid(ca.public_key())
+                t1 = time.perf_counter()
+                n = 0
+                for rc in crl:
+                    s = rc.serial_number; d = rc.revocation_date_utc
+                    try:
+                        r = rc.extensions.get_extension_for_class(x509.CRLReason).value.reason
+                    except x509.ExtensionNotFound:
+                        r = None
+                    n += 1
+                t2 = time.perf_counter()
+                probe = [0x05000000 + i * 7919 for i in range(3)]
+                t3 = time.perf_counter()
+                for p in probe:
+                    crl.get_revoked_certificate_by_serial_number(p)
+                t4 = time.perf_counter()
+                print(json.dumps({{"load_verify": t1 - t0, "read_all": t2 - t1, "total": t2 - t0, "entries": n,
+                                   "valid": ok, "lookups_per_s": len(probe) / (t4 - t3)}}))
+            """))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def bench_open(store: Path) -> float:
+    r = in_process(textwrap.dedent(f"""
+        import json, time, statistics, jpki_fast
+        jpki_fast.open_store({str(store)!r})
+        ts = []
+        for _ in range(20):
+            t = time.perf_counter(); s = jpki_fast.open_store({str(store)!r}); ts.append(time.perf_counter() - t)
+        print(json.dumps({{"ms": statistics.median(ts) * 1e3}}))
+    """))
+    return r["ms"]
+
+
+def bench_check(store: Path, data: Path, entries: int) -> dict:
+    """Store.check of `entries` uint64 serials (half revoked, half not, shuffled) against the
+    snapshot; the same queries through a Python set and numpy.searchsorted."""
+    code = textwrap.dedent(f"""
+        import json, time, statistics, numpy as np, jpki_fast
+        serials = np.load({str(data / 'serials.npy')!r})
+        rng = np.random.default_rng(7)
+        n = {entries}
+        lo, hi = int(serials.min()), int(serials.max())
+        revoked = serials[rng.integers(0, len(serials), n // 2)]
+        other = rng.integers(lo, hi, 4 * n, dtype=np.uint64)
+        other = np.setdiff1d(other, serials, assume_unique=False)[: n - n // 2]
+        q = np.concatenate([revoked, other]); rng.shuffle(q)
+        store = jpki_fast.open_store({str(store)!r})
+        out = store.check(q, "auth_ca_2023", now={datasets.NOW!r})
+        counts = out.column("status").value_counts().to_pylist()
+        ts = []
+        for _ in range(7):
+            t = time.perf_counter(); store.check(q, "auth_ca_2023", now={datasets.NOW!r}); ts.append(time.perf_counter() - t)
+        check_rate = len(q) / statistics.median(ts)
+        s = set(serials.tolist()); ql = q.tolist()
+        t = time.perf_counter(); hits = sum(1 for x in ql if x in s); set_rate = len(ql) / (time.perf_counter() - t)
+        sorted_serials = np.sort(serials); sample = q[:2_000_000]
+        t = time.perf_counter(); idx = np.searchsorted(sorted_serials, sample)
+        found = sorted_serials[np.minimum(idx, len(sorted_serials) - 1)] == sample
+        ss_rate = len(sample) / (time.perf_counter() - t)
+        print(json.dumps({{"check_rate": check_rate, "check_runs": ts, "set_rate": set_rate, "searchsorted_rate": ss_rate,
+                           "hits": hits, "counts": {{c["values"]: c["counts"] for c in counts}}}}))
+    """)
+    r = in_process(code)
+    return {
+        "check_rate": r["check_rate"],
+        "check_runs_ms": [round(t * 1e3, 1) for t in r["check_runs"]],
+        "set_rate": r["set_rate"],
+        "searchsorted_rate": r["searchsorted_rate"],
+        "check_counts": r["counts"],
+        "check_rss_mb": r["rss_mb"],
+    }
+
+
+# ---- daily partitions and diff ------------------------------------------------------------
+
+
+def bench_daily(entries: int, runs: int, peers: bool) -> dict:
+    day0 = datasets.daily(entries)
+    day1 = datasets.DATA / f"daily-{entries}-1900-next"
+    stamp = day1 / "bench-stamp.json"
+    if not stamp.exists():
+        synth.generate(day1, entries=entries + entries // 100, partitions=1900,
+                       now=(dt.datetime.fromisoformat(datasets.NOW.replace("Z", "+00:00")) + dt.timedelta(days=1)),
+                       ca_from=day0)
+        stamp.write_text("{}")
+    files = sum(1 for _ in (day0 / "crls").rglob("*.crl"))
+    out: dict = {"entries": entries, "files": files}
+    work = Path(tempfile.mkdtemp(prefix="jpki-bench-"))
+    try:
+        cli, in_proc = [], []
+        for i in range(runs):
+            store = work / f"cli-{i}"
+            cli.append(timed([JPKI, "ingest", "--trust", str(day0 / "trust"), "--crls", str(day0 / "crls"),
+                              "--store", str(store), "--now", datasets.NOW]))
+            shutil.rmtree(store)
+            store = work / f"py-{i}"
+            in_proc.append(in_process(textwrap.dedent(f"""
+                import json, time, jpki_fast
+                t = time.perf_counter()
+                s = jpki_fast.ingest({str(day0 / 'trust')!r}, {str(day0 / 'crls')!r}, {str(store)!r}, now={datasets.NOW!r})
+                print(json.dumps({{"seconds": time.perf_counter() - t, "phases": s.seconds}}))
+            """)))
+            if i < runs - 1:
+                shutil.rmtree(store)
+        out["cli_wall"] = statistics.median(r["wall"] for r in cli)
+        out["cli_rss_mb"] = max(r["rss_mb"] for r in cli)
+        out["inproc"] = statistics.median(r["seconds"] for r in in_proc)
+        out["inproc_runs"] = [round(r["seconds"], 3) for r in in_proc]
+        out["phases"] = in_proc[len(in_proc) // 2]["phases"]
+        # The next day on top: a full nightly update (every partition has a new CRL), then diff.
+        store = work / f"py-{runs - 1}"
+        nxt = (dt.datetime.fromisoformat(datasets.NOW.replace("Z", "+00:00")) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        r = in_process(textwrap.dedent(f"""
+            import json, time, statistics, jpki_fast
+            from jpki_fast.history import diff
+            t = time.perf_counter()
+            s = jpki_fast.ingest({str(day1 / 'trust')!r}, {str(day1 / 'crls')!r}, {str(store)!r}, now={nxt!r})
+            nightly = time.perf_counter() - t
+            ts = []
+            for _ in range(3):
+                t = time.perf_counter(); d = diff({str(store)!r}); ts.append(time.perf_counter() - t)
+            print(json.dumps({{"nightly": nightly, "accepted": len(s.accepted), "diff": statistics.median(ts),
+                               "diff_runs": ts, "diff_rows": d.num_rows}}))
+        """))
+        out.update({"nightly_update": r["nightly"], "diff": r["diff"], "diff_rows": r["diff_rows"],
+                    "diff_runs": [round(t, 3) for t in r["diff_runs"]], "diff_rss_mb": r["rss_mb"]})
+        if peers:
+            crls = sorted(str(p) for p in (day0 / "crls").rglob("*.crl"))
+            script = work / "openssl-loop.sh"
+            script.write_text(
+                "#!/bin/sh\n"
+                f"for f in {' '.join(c for c in crls if '/sign/' in c)}; do openssl crl -inform DER -in \"$f\" "
+                f"-CAfile {day0 / 'trust' / 'sign_ca_2023.pem'} -noout >/dev/null 2>&1 || exit 1; done\n"
+            )
+            r = timed(["sh", str(script)])
+            out["openssl_loop_sign_wall"] = r["wall"]
+            out["openssl_loop_sign_files"] = sum(1 for c in crls if "/sign/" in c)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+# ---- report -------------------------------------------------------------------------------
+
+
+def report(m: str, single: dict, daily: dict | None) -> str:
+    s = single
+    lines = [
+        "## Core engine (issue 2: ingest, index, checks; issue 4: nightly ingest and diff)",
+        "",
+        f"Machine: {m}. Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/peers.py`; "
+        "jpki-fast figures are medians of several runs (the machine is shared: run-to-run noise of ±30% is "
+        "common), peers ran once.",
+        "",
+        f"### One CRL of {s['entries']:,} entries ({s['crl_mb']:.0f} MB DER)",
+        "",
+        "| task | tool | wall | peak RSS | jpki-fast speed-up |",
+        "|---|---|---|---|---|",
+        f"| parse + verify + build + publish | `jpki-fast ingest` (whole command) | {s['cli_wall']:.2f} s | {s['cli_rss_mb']:.0f} MB | |",
+        f"| same | `jpki_fast.ingest()` in process | {s['inproc']:.2f} s | {s['inproc_rss_mb']:.0f} MB | |",
+    ]
+    if "openssl_wall" in s:
+        p = s["pyca"]
+        lines += [
+            f"| parse + verify | `openssl crl -inform DER -CAfile CA -noout` | {s['openssl_wall']:.1f} s | {s['openssl_rss_mb']:.0f} MB "
+            f"| {s['openssl_wall'] / s['cli_wall']:.0f}x (command), {s['openssl_wall'] / s['inproc']:.0f}x (in process) |",
+            f"| load + is_signature_valid + read every serial/date/reason | pyca/cryptography | {p['total']:.1f} s "
+            f"({p['load_verify']:.1f} + {p['read_all']:.1f}) | {p['rss_mb']:.0f} MB | {p['total'] / s['cli_wall']:.0f}x (command), "
+            f"{p['total'] / s['inproc']:.0f}x (in process) |",
+        ]
+    ph = s["phases"]
+    lines += [
+        "",
+        f"In-process phases (median run): " + ", ".join(f"{k} {v:.2f} s" for k, v in ph.items()) + f"; runs: {s['inproc_runs']} s.",
+        f"Snapshot on disk: {s['store_bytes'] / s['entries']:.1f} bytes per entry (index files, all issuers). "
+        f"`open_store`: {s['open_ms']:.1f} ms (median of 20).",
+        "",
+        f"### `Store.check` of {s['entries']:,} serials (numpy uint64; half revoked, half not, shuffled) against that snapshot",
+        "",
+        "| method | lookups per second | jpki-fast speed-up |",
+        "|---|---|---|",
+        f"| `Store.check` (status, reason, dates as Arrow) | {s['check_rate'] / 1e6:.1f} M/s | |",
+        f"| Python `set` membership (membership only) | {s['set_rate'] / 1e6:.2f} M/s | {s['check_rate'] / s['set_rate']:.0f}x |",
+        f"| `numpy.searchsorted` on unsorted queries (2M sample) | {s['searchsorted_rate'] / 1e6:.2f} M/s | {s['check_rate'] / s['searchsorted_rate']:.0f}x |",
+    ]
+    if "pyca" in s:
+        lines.append(f"| pyca `get_revoked_certificate_by_serial_number` | {s['pyca']['lookups_per_s']:.2f} /s | "
+                     f"{s['check_rate'] / s['pyca']['lookups_per_s']:,.0f}x |")
+    lines += ["", f"Check runs (ms): {s['check_runs_ms']}; answers: {s['check_counts']}; peak RSS {s['check_rss_mb']:.0f} MB "
+              "(includes the Python set and the query arrays)."]
+    if daily:
+        d = daily
+        lines += [
+            "",
+            f"### Nightly: {d['files']:,} partition CRLs, {d['entries']:,} entries",
+            "",
+            "| task | wall | notes |",
+            "|---|---|---|",
+            f"| `jpki-fast ingest` into an empty store (whole command) | {d['cli_wall']:.2f} s | peak RSS {d['cli_rss_mb']:.0f} MB |",
+            f"| `jpki_fast.ingest()` in process | {d['inproc']:.2f} s | runs {d['inproc_runs']} s; phases " + ", ".join(f"{k} {v:.2f}" for k, v in d["phases"].items()) + " |",
+            f"| next day: every partition replaced (partition-aware publish) | {d['nightly_update']:.2f} s | in process |",
+            f"| `diff` of the two {d['entries'] // 1_000_000}M-entry generations | {d['diff']:.2f} s | {d['diff_rows']:,} rows; runs {d['diff_runs']} s |",
+        ]
+        if "openssl_loop_sign_wall" in d:
+            lines.append(f"| `openssl crl` per file, signing CA's {d['openssl_loop_sign_files']:,} files only | {d['openssl_loop_sign_wall']:.1f} s | one process per file, sequential |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str, name: str = "core") -> None:
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    block = f"{begin}\n{text}{end}\n"
+    if begin in current and end in current:
+        current = current[: current.index(begin)] + block + current[current.index(end) + len(end) + 1 :]
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    RESULTS.write_text(current)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--entries", type=int, default=10_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-peers", action="store_true", help="skip openssl and pyca (slow)")
+    ap.add_argument("--no-daily", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="print instead of updating RESULTS.md")
+    args = ap.parse_args()
+    m = machine()
+    print(f"machine: {m}", file=sys.stderr)
+    single = bench_single(args.entries, args.runs, not args.no_peers)
+    print(json.dumps(single, indent=1), file=sys.stderr)
+    daily = None if args.no_daily else bench_daily(args.entries, args.runs, not args.no_peers)
+    if daily:
+        print(json.dumps(daily, indent=1), file=sys.stderr)
+    text = report(m, single, daily)
+    if args.no_write:
+        print(text)
+    else:
+        write_section(text)
+        print(f"updated {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
