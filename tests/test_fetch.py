@@ -569,20 +569,31 @@ def test_the_total_deadline_bounds_the_run(tmp_path, server, crl):
     assert server.hits("/later.crl") == []
 
 
-def test_a_halted_run_replaces_no_file_afterwards(tmp_path, server, crl):
+def test_a_halted_run_replaces_no_file_afterwards(tmp_path, server, crl, auth_ca, monkeypatch):
     """Once fetch_all has returned (here: its progress callback raised), a download still in
-    flight may finish but must not replace its file."""
+    flight may complete but must not replace its file, even when it was past every check."""
+    slow_body = make_crl(auth_ca, [(7, NOW, None, None)], number=2)  # a size of its own
     server.route("/fast.crl", Reply(200, crl(1)))
-    server.route("/slow.crl", Reply(200, crl(2), pause_after=30))
+    server.route("/slow.crl", Reply(200, slow_body))
     cfg = conf(tmp_path, server, ["/fast.crl", "/slow.crl"], concurrency=2)
+    at_commit, halted = threading.Event(), threading.Event()
+    real_check = fetch._check_crl
+
+    def check(head, tail, size, content_type):
+        real_check(head, tail, size, content_type)
+        if size == len(slow_body):  # complete and checked: hold it just before the rename
+            at_commit.set()
+            halted.wait(SERVER_WAIT)
 
     def progress(done, total, result):
-        server.midway.wait(SERVER_WAIT)  # the slow one is in flight
+        at_commit.wait(SERVER_WAIT)
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(fetch, "_check_crl", check)
     with pytest.raises(KeyboardInterrupt):
         fetch_all(cfg, progress=progress)
-    server.release.set()
+    assert at_commit.is_set()
+    halted.set()
     for t in threading.enumerate():
         if t.name.startswith("jpki-fetch"):
             t.join(SERVER_WAIT)
