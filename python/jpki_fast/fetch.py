@@ -197,11 +197,23 @@ class FetchReport:
 def fetch_all(config: UpdateConfig | FetchConfig, *, progress: Progress | None = None) -> FetchReport:
     """Downloads every source of ``config`` into its fetch directory; see the module docstring.
 
+    ``config`` is a loaded :class:`~jpki_fast.config.UpdateConfig` or just its ``fetch`` part.
     ``progress(done, total, result)``, when given, is called once per source as it finishes,
-    always from the calling thread (so it may print or update a UI without locking).
+    always from the calling thread (so it may print or update a UI without locking); an
+    exception it raises (or a KeyboardInterrupt) stops the run: no file is replaced after that,
+    the state of what was already replaced is saved, and the exception propagates.
 
-    Raises :class:`FetchError` only when the run cannot start; every per-source problem is in the
-    report. Files of sources that are no longer configured are left alone.
+    The report lists the sources in config order. Raises :class:`FetchError` only when the run
+    cannot start; every per-source problem is in the report. Files of sources that are no longer
+    configured are left alone.
+
+    >>> import sys
+    >>> def show(done, total, result):                                          # doctest: +SKIP
+    ...     print(f"[{done}/{total}] {result}", file=sys.stderr)
+    >>> report = fetch_all(config, progress=show)                               # doctest: +SKIP
+    >>> print(report)                                                           # doctest: +SKIP
+    fetched CRLs into /var/lib/jpki-fast/crls in 4.12 s: 3797 fetched (912,554,112 bytes), 2 not modified, 1 failed
+      FAILED auth/Hokkaido/Yubari-shi.crl from https://crl.example.jp/auth/Hokkaido/Yubari-shi.crl: HTTP 404 Not Found (http; 1 attempt, 0.03 s)
     """
     fc = config.fetch if isinstance(config, UpdateConfig) else config
     started_wall = time.time()
