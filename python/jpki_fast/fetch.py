@@ -45,11 +45,8 @@ Retries and failures are also logged to the ``jpki_fast.fetch`` logger.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import email.utils
-import errno
-import fcntl
 import http.client
 import json
 import logging
@@ -63,12 +60,12 @@ import urllib.request
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .config import URL_SCHEMES, FetchConfig, Source, UpdateConfig, redact_url
 from .errors import JpkiFastError
-from .store import _atomic_write_text, _fsync_path
+from .store import _atomic_write_text, _fsync_path, exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -714,24 +711,9 @@ def _save_state(root: Path, old: dict[str, dict], new: dict[str, dict], sources)
         log.warning("%s: cannot save the fetch state: %s", root / STATE_FILE, exc)
 
 
-@contextlib.contextmanager
-def _directory_lock(root: Path) -> Iterator[None]:
+def _directory_lock(root: Path):
     """An exclusive, non-blocking lock on the fetch directory (released by the OS if we die)."""
-    path = root / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise FetchError(f"{path}: cannot open the fetch lock: {exc.strerror or exc}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise FetchError(f"{root}: another fetch is running in this directory; try again when it ends") from None
-            raise
-        yield
-    finally:
-        os.close(fd)
+    return exclusive_lock(root / LOCK_FILE, f"{root}: another fetch is running in this directory; try again when it ends", FetchError)
 
 
 def _remove_stale_temporaries(root: Path, sources) -> None:

@@ -167,20 +167,31 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def store_lock(root: Path) -> Iterator[None]:
-    """Holds the store's writer lock; fails at once if another writer holds it."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+def exclusive_lock(path: Path, busy: str, error: type[Exception]) -> Iterator[None]:
+    """Holds an exclusive, non-blocking flock on ``path`` (created if absent; released by the
+    kernel if the process dies). Raises ``error(busy)`` at once if another process holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise error(f"{path}: cannot open the lock file: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise StoreError(f"{root}: another ingest or update holds the store lock; try again when it ends") from None
+                raise error(busy) from None
             raise
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def store_lock(root: Path) -> Iterator[None]:
+    """Holds the store's writer lock; fails at once if another writer holds it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(root / "LOCK", f"{root}: another ingest or update holds the store lock; try again when it ends", StoreError):
+        yield
 
 
 def read_current(root: Path) -> int | None:
