@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import datasets  # noqa: E402
 
-import jpki_fast  # noqa: E402
 from jpki_fast import synth  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
@@ -306,7 +304,7 @@ def report(m: str, single: dict, daily: dict | None) -> str:
     ph = s["phases"]
     lines += [
         "",
-        f"In-process phases (median run): " + ", ".join(f"{k} {v:.2f} s" for k, v in ph.items()) + f"; runs: {s['inproc_runs']} s.",
+        "In-process phases (median run): " + ", ".join(f"{k} {v:.2f} s" for k, v in ph.items()) + f"; runs: {s['inproc_runs']} s.",
         f"Snapshot on disk: {s['store_bytes'] / s['entries']:.1f} bytes per entry (index files, all issuers). "
         f"`open_store`: {s['open_ms']:.1f} ms (median of 20).",
         "",

@@ -11,7 +11,7 @@ import shutil
 import pytest
 from cryptography import x509
 
-from jpki_fast import IngestRefused, StoreCorruptedError, ingest, open_store
+from jpki_fast import StoreCorruptedError, ingest, open_store
 from jpki_fast.cli import main
 from jpki_fast.store import rollback, verify_generation
 from conftest import NOW, days_ago, make_crl

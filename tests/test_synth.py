@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from jpki_fast import _core, synth, synth_cli
 

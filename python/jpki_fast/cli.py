@@ -15,8 +15,9 @@ from typing import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__  # noqa: F401
+from . import __version__
 from .errors import IngestRefused, JpkiFastError
+from .tableio import read_serial_file, write_results
 from .timeutil import to_epoch
 
 EXIT_OK = 0
@@ -77,6 +78,50 @@ def _print_summary(summary, as_json: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# update
+
+
+def _add_update(sub) -> None:
+    p = sub.add_parser(
+        "update",
+        help="the nightly job: fetch the day's CRLs, ingest them, report what changed",
+        description="Fetch every CRL the configuration lists (conditional GET, timeouts, size limits, "
+        "retries; a failed download keeps yesterday's file), ingest and publish per partition, and diff "
+        "the new generation against the previous one. Exit 0 when everything was fetched and accepted, "
+        "1 when a download failed or a CRL was refused (what could be published still is), 2 when the "
+        "job could not start (bad configuration, store or fetch directory locked).",
+    )
+    p.add_argument("--config", required=True, metavar="FILE", help="the job's TOML configuration")
+    p.add_argument("--now", metavar="ISO8601", help="judge freshness at this instant (default: now)")
+    p.add_argument("--diff-out", metavar="FILE", help="also write the full diff (.parquet, .csv or .jsonl)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_update)
+
+
+def _cmd_update(args) -> int:
+    from .config import ConfigError
+    from .fetch import FetchError
+    from .update import update
+
+    to_epoch(args.now)
+    quiet = args.quiet or args.json
+
+    def progress(done, total, result):
+        if not quiet and (done == total or done % 100 == 0 or result.outcome == "failed"):
+            print(f"fetch [{done}/{total}] {result}", file=sys.stderr)
+
+    log = None if quiet else (lambda m: print(m, file=sys.stderr))
+    try:
+        result = update(args.config, now=args.now, diff_out=args.diff_out, progress=progress, log=log)
+    except (ConfigError, FetchError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    print(json.dumps(result.to_dict(), indent=1, ensure_ascii=False) if args.json else result)
+    return EXIT_OK if result.ok else EXIT_REFUSED
+
+
+# --------------------------------------------------------------------------------------------
 # check
 
 
@@ -100,98 +145,7 @@ def _add_check(sub) -> None:
     p.set_defaults(func=_cmd_check)
 
 
-def read_serial_file(path: Path) -> pa.Table:
-    """A table with a 'serial' column (and maybe 'issuer') from a text, CSV or Parquet file."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: input file not found")
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
-    import pyarrow.csv as pacsv
-
-    if suffix == ".csv":
-        header = path.open(encoding="utf-8", errors="replace").readline()
-        names = [c.strip().strip('"') for c in header.split(",")]
-        types = {c: pa.string() for c in ("serial", "issuer") if c in names}
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
-    return pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=["serial"]),
-        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
-        convert_options=pacsv.ConvertOptions(column_types={"serial": pa.string()}),
-    )
-
-
 OUTPUT_COLUMNS = ["serial", "issuer", "status", "reason", "revocation_date"]
-
-
-def _time_text(column: pa.Array) -> pa.Array:
-    return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
-
-
-def jsonl_lines(table: pa.Table) -> pa.Array:
-    """One JSON object per row, built column-wise with Arrow compute (no per-row Python)."""
-
-    def lit(text: str) -> pa.Scalar:
-        return pa.scalar(text, pa.large_string())
-
-    parts: list = []
-    for i, name in enumerate(table.column_names):
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        if pa.types.is_timestamp(col.type):
-            col = _time_text(col)
-        t = col.type
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            escaped = pc.replace_substring(pc.replace_substring(col.cast(pa.large_string()), "\\", "\\\\"), '"', '\\"')
-            value = pc.binary_join_element_wise(lit('"'), escaped, lit('"'), lit(""))
-        elif pa.types.is_boolean(t):
-            value = pc.if_else(col, lit("true"), lit("false"))
-        else:
-            value = pc.cast(col, pa.large_string())
-        parts.append(lit(("{" if i == 0 else ",") + json.dumps(name) + ":"))
-        parts.append(pc.fill_null(value, lit("null")))
-    parts.append(lit("}"))
-    return pc.binary_join_element_wise(*parts, lit(""))
-
-
-def write_results(table: pa.Table, out: str | None) -> None:
-    if out is None:
-        lines = jsonl_lines(table)
-        for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
-            sys.stdout.write("\n".join(chunk.to_pylist()))
-            if len(chunk):
-                sys.stdout.write("\n")
-        return
-    path = Path(out)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, path)
-    elif suffix == ".csv":
-        import pyarrow.csv as pacsv
-
-        converted = table
-        for i, name in enumerate(table.column_names):
-            t = table.column(name).type
-            if pa.types.is_dictionary(t):
-                converted = converted.set_column(i, name, table.column(name).cast(t.value_type))
-            if pa.types.is_timestamp(t):
-                converted = converted.set_column(i, name, _time_text(table.column(name)))
-        pacsv.write_csv(converted, path)
-    elif suffix in (".jsonl", ".ndjson"):
-        lines = jsonl_lines(table)
-        with open(path, "w", encoding="utf-8") as f:
-            for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
-                if len(chunk):
-                    f.write("\n".join(chunk.to_pylist()))
-                    f.write("\n")
-    else:
-        raise ValueError(f"--out {out}: unknown format; use .parquet, .csv or .jsonl")
 
 
 def _cmd_check(args) -> int:
@@ -286,22 +240,8 @@ def _add_diff(sub) -> None:
     p.set_defaults(func=_cmd_diff)
 
 
-def diff_summary(table: pa.Table) -> dict:
-    """Counts by change, and by change and reason, of a diff table."""
-    counts: dict = {"total": table.num_rows, "by_change": {}, "by_change_and_reason": {}}
-    if table.num_rows:
-        grouped = table.select(["change", "reason"]).cast(
-            pa.schema([("change", pa.string()), ("reason", pa.string())])
-        ).group_by(["change", "reason"]).aggregate([([], "count_all")])
-        for row in grouped.to_pylist():
-            change, reason, n = row["change"], row["reason"] or "none", row["count_all"]
-            counts["by_change"][change] = counts["by_change"].get(change, 0) + n
-            counts["by_change_and_reason"].setdefault(change, {})[reason] = n
-    return counts
-
-
 def _cmd_diff(args) -> int:
-    from .history import diff
+    from .history import diff, summarize
 
     table = diff(args.store, args.from_generation, args.to_generation)
     if args.summary:
@@ -309,7 +249,7 @@ def _cmd_diff(args) -> int:
         out = {
             "from_generation": int(meta.get(b"from_generation", b"0")),
             "to_generation": int(meta.get(b"to_generation", b"0")),
-            **diff_summary(table),
+            **summarize(table),
         }
         print(json.dumps(out, indent=1))
     else:
@@ -465,7 +405,7 @@ def _add_synth(sub) -> None:
     add_parser(sub)
 
 
-COMMANDS = [_add_synth, _add_ingest, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback, _add_links]
+COMMANDS = [_add_synth, _add_ingest, _add_update, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback, _add_links]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ default; paths are resolved against the directory holding the configuration file
     [store]
     path = "/var/lib/jpki-fast/store"     # the store to publish into (required)
     keep = 35                              # generations of history to keep
+    policy = "partition"                   # or "all-or-nothing" (see jpki_fast.ingest)
 
     [trust]
     path = "/etc/jpki-fast/trust"          # CA certificates (required)
@@ -63,7 +64,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import JpkiFastError
-from .ingest import CRL_SUFFIXES, DEFAULT_KEEP
+from .ingest import CRL_SUFFIXES, DEFAULT_KEEP, POLICIES
 
 URL_SCHEMES = ("http", "https")
 
@@ -122,6 +123,7 @@ class UpdateConfig:
     keep: int
     trust: Path
     fetch: FetchConfig
+    policy: str = "partition"
 
 
 def redact_url(url: str) -> str:
@@ -146,7 +148,7 @@ def redact_url(url: str) -> str:
 # Loading
 
 _SECTIONS = {
-    "store": {"path", "keep"},
+    "store": {"path", "keep", "policy"},
     "trust": {"path"},
     "fetch": {
         "directory", "timeout", "deadline", "max_bytes", "retries", "backoff", "retry_after_max",
@@ -242,7 +244,14 @@ class _Loader:
             keep=self._integer(store, "keep", DEFAULT_KEEP, section="store"),
             trust=self._path(trust, "trust", "path"),
             fetch=fetch_config,
+            policy=self._policy(store),
         )
+
+    def _policy(self, store: dict) -> str:
+        value = store.get("policy", "partition")
+        if value not in POLICIES:
+            raise self.fail("store.policy", f"must be one of {', '.join(POLICIES)}, got {value!r}")
+        return value
 
     # -- sections and scalars -------------------------------------------------------------------
 

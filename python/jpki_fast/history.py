@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .errors import StoreError
 from .serials import SerialBatch, to_hex
@@ -152,6 +151,22 @@ def diff(
     return pa.concat_tables(tables).replace_schema_metadata(
         {"from_generation": str(old.generation), "to_generation": str(new.generation)}
     )
+
+
+def summarize(table: pa.Table) -> dict:
+    """Counts of a diff table: total, by change, and by change and reason.
+
+    >>> summarize(diff("demo-data/store"))      # doctest: +SKIP
+    {'total': 3, 'by_change': {'added': 2, 'removed': 1}, 'by_change_and_reason': {...}}
+    """
+    counts: dict = {"total": table.num_rows, "by_change": {}, "by_change_and_reason": {}}
+    if table.num_rows:
+        plain = table.select(["change", "reason"]).cast(pa.schema([("change", pa.string()), ("reason", pa.string())]))
+        for row in plain.group_by(["change", "reason"]).aggregate([([], "count_all")]).to_pylist():
+            change, reason, n = row["change"], row["reason"] or "none", row["count_all"]
+            counts["by_change"][change] = counts["by_change"].get(change, 0) + n
+            counts["by_change_and_reason"].setdefault(change, {})[reason] = n
+    return counts
 
 
 def _one_sided(store: Store, index: int, removed: bool) -> dict:
