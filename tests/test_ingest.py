@@ -345,3 +345,53 @@ def test_summary_text_and_json(ws, auth_ca):
     assert d["reasons"] == {"superseded": 1, "none": 1}
     assert d["files"][0]["partition"] == partition_text("Sapporo-shi-Minami-ku")
     assert pa.types.is_timestamp(open_store(ws.store).partitions().schema.field("this_update").type)
+
+
+@pytest.mark.parametrize("width", [1, 8, 9, 20])
+def test_serial_widths_from_one_to_twenty_octets_round_trip(tmp_path, width):
+    """Every serial of a generated dataset comes back revoked, with its date, whatever its
+    width: 1 octet, exactly 8 (the u64 boundary), 9 (the first long one) and RFC 5280's 20
+    (high bit set, so DER needs a 21st, leading zero octet)."""
+    from jpki_fast import synth
+
+    data = tmp_path / "data"
+    synth.generate(data, entries=200 if width == 1 else 3000, partitions=3, serial_bytes=width, now=NOW)
+    ingest(data / "trust", data / "crls", tmp_path / "store", now=NOW)
+    store = open_store(tmp_path / "store")
+    truth = synth.read_truth(data)
+    import pyarrow.compute as pc
+
+    for issuer in ("sign_ca_2023", "auth_ca_2023"):
+        sub = truth.filter(pc.equal(truth.column("issuer"), issuer))
+        assert all(len(s) == 2 * width for s in sub.column("serial").to_pylist())
+        out = store.check(sub.column("serial"), issuer, now=NOW)
+        assert set(out.column("status").to_pylist()) == {"revoked"}
+        assert out.column("revocation_date").to_pylist() == sub.column("revocation_date").to_pylist()
+    if width == 20:
+        assert store.long_entries().num_rows == truth.num_rows
+
+
+def test_rsa_pss_signed_crl_is_verified(ws, auth_ca):
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    ws.add_ca(auth_ca)
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(auth_ca.name)
+        .last_update(NOW - dt.timedelta(hours=1))
+        .next_update(NOW + dt.timedelta(days=1))
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(auth_ca.ski), critical=False)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(77).revocation_date(days_ago(1)).build())
+    )
+    der = b.sign(auth_ca.key, hashes.SHA256(), rsa_padding=pss).public_bytes(serialization.Encoding.DER)
+    ws.write_crl("pss.crl", der)
+    tampered = bytearray(der)
+    tampered[-3] ^= 1
+    ws.write_crl("sub/pss-bad.crl", bytes(tampered))
+    summary = ingest(ws.trust, ws.crls, ws.store, now=NOW)
+    assert [f.path for f in summary.accepted] == ["pss.crl"]
+    assert summary.refused[0].error_kind == "bad_signature"
+    assert open_store(ws.store).partitions().column("signature_algorithm").to_pylist() == ["rsassaPss-sha256"]
+    assert open_store(ws.store).check([77], "auth_ca_2023", now=NOW).column("status").to_pylist() == ["revoked"]
