@@ -212,8 +212,8 @@ pub fn check(
             })
             .collect();
         for c in counts {
-            for s in 0..4 {
-                out.counts[s] += c[s];
+            for (total, n) in out.counts.iter_mut().zip(c) {
+                *total += n;
             }
         }
     }

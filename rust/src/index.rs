@@ -150,7 +150,7 @@ pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Ve
     build_lookup(&mut out);
     crate::trace("index: lookup", t);
 
-    long.sort_by(|a, b| a.serial.cmp(&b.serial)); // stable
+    long.sort_by_key(|r| r.serial); // stable
     let mut i = 0;
     while i < long.len() {
         let first = long[i];

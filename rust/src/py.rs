@@ -215,7 +215,10 @@ impl CrlBatch {
     }
 }
 
-fn anchors_from_py(anchors: Vec<(String, Vec<u8>, Vec<u8>, String, Vec<u8>, bool)>) -> Vec<Anchor> {
+/// `(alias, key_id, subject_der, subject_text, spki_der, crl_sign)`, as trust.py builds it.
+type AnchorTuple = (String, Vec<u8>, Vec<u8>, String, Vec<u8>, bool);
+
+fn anchors_from_py(anchors: Vec<AnchorTuple>) -> Vec<Anchor> {
     anchors
         .into_iter()
         .map(|(alias, key_id, subject_der, subject, public_key, crl_sign)| Anchor { alias, key_id, subject_der, subject, public_key, crl_sign })
@@ -226,7 +229,7 @@ fn anchors_from_py(anchors: Vec<(String, Vec<u8>, Vec<u8>, String, Vec<u8>, bool
 ///
 /// `anchors` are `(alias, key_id, subject_der, subject_text, spki_der, crl_sign)` tuples.
 #[pyfunction]
-fn read_crls(py: Python<'_>, paths: Vec<String>, anchors: Vec<(String, Vec<u8>, Vec<u8>, String, Vec<u8>, bool)>) -> CrlBatch {
+fn read_crls(py: Python<'_>, paths: Vec<String>, anchors: Vec<AnchorTuple>) -> CrlBatch {
     let anchors = anchors_from_py(anchors);
     let outcomes = py.detach(|| ingest::read_files(&paths, &anchors));
     CrlBatch { outcomes, anchors }
@@ -349,6 +352,7 @@ impl Snapshot {
     /// missing); `short` a uint64 buffer; `long_rows`/`long_keys` the rows whose serial is longer
     /// than 8 octets and their 20-octet keys. Returns a dict of output buffers and counts.
     #[pyo3(signature = (issuer, short, now, partitions=None, long_rows=None, long_keys=None, want_partition=false))]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python keyword arguments
     fn check<'py>(
         &self,
         py: Python<'py>,
@@ -460,6 +464,10 @@ impl Snapshot {
     }
 }
 
+/// (short, long_rows, long_keys, first error as (row, message)).
+type NormalizedSerials = (Py<Bytes>, Py<Bytes>, Py<Bytes>, Option<(usize, String)>);
+type SerialColumns = (Vec<u64>, Vec<u32>, Vec<LongKey>);
+
 /// Normalises serials given as Arrow string (hex) or binary (big-endian) arrays.
 ///
 /// `offsets` is the Arrow offsets buffer (int32, or int64 when `large`), `data` the values
@@ -478,7 +486,7 @@ fn normalize_serials<'py>(
     offset: usize,
     large: bool,
     validity: Option<Bound<'py, PyAny>>,
-) -> PyResult<(Py<Bytes>, Py<Bytes>, Py<Bytes>, Option<(usize, String)>)> {
+) -> PyResult<NormalizedSerials> {
     let hex = match kind {
         "hex" => true,
         "binary" => false,
@@ -502,7 +510,7 @@ fn normalize_serials<'py>(
         }
         (offset..offset + length).map(|i| (o[i] as usize, o[i + 1] as usize)).collect()
     };
-    let result = py.detach(|| -> Result<(Vec<u64>, Vec<u32>, Vec<LongKey>), (usize, String)> {
+    let result = py.detach(|| -> Result<SerialColumns, (usize, String)> {
         let mut short = vec![0u64; length];
         let mut long_rows = Vec::new();
         let mut long_keys = Vec::new();

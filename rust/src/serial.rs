@@ -94,9 +94,9 @@ impl SerialKey {
         let start = MAX_SERIAL_OCTETS - n;
         // Right-align the nibbles: an odd count gets an implicit leading zero nibble.
         let pad = 2 * n - count;
-        for i in 0..count {
+        for (i, &nibble) in nibbles[..count].iter().enumerate() {
             let pos = i + pad;
-            bytes[start + pos / 2] |= if pos % 2 == 0 { nibbles[i] << 4 } else { nibbles[i] };
+            bytes[start + pos / 2] |= if pos % 2 == 0 { nibble << 4 } else { nibble };
         }
         SerialKey::from_be_bytes(&bytes)
     }

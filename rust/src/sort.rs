@@ -19,6 +19,13 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T> SendPtr<T> {
+    /// Through a method, so closures capture the whole (Sync) wrapper, not its raw field.
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
 /// Sorts `v` stably by `key`, using `scratch` (resized to `v.len()`) as working memory.
 pub fn radix_sort<T, K>(v: &mut Vec<T>, key: K)
 where
@@ -71,11 +78,10 @@ where
     }
     let dst = SendPtr(scratch.as_mut_ptr());
     v.par_chunks(PAR_CHUNK).zip(chunk_offsets.into_par_iter()).for_each(|(c, mut off)| {
-        let dst = dst;
         for x in c {
             let d = digit(x);
             // SAFETY: offsets partition 0..n; each index is written by exactly one chunk.
-            unsafe { dst.0.add(off[d]).write(*x) };
+            unsafe { dst.get().add(off[d]).write(*x) };
             off[d] += 1;
         }
     });
