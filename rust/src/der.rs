@@ -357,6 +357,77 @@ pub fn oid_to_string(value: &[u8]) -> String {
     parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(".")
 }
 
+/// One X.509 `Extension` (RFC 5280 §4.1): its id, criticality and the contents of extnValue.
+#[derive(Debug, Clone, Copy)]
+pub struct Extension<'a> {
+    pub oid: &'a [u8],
+    pub critical: bool,
+    /// The extnValue OCTET STRING; its contents are the extension's DER value.
+    pub value: Tlv<'a>,
+}
+
+/// Reads one `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.
+pub fn read_extension<'a>(r: &mut Reader<'a>) -> Result<Extension<'a>> {
+    let ext = r.read_tag(tag::SEQUENCE, "Extension")?;
+    let mut e = ext.reader();
+    let oid = e.read_tag(tag::OID, "extnID")?;
+    let critical = match e.read_optional(tag::BOOLEAN)? {
+        Some(b) => boolean(&b, "critical")?,
+        None => false,
+    };
+    let value = e.read_tag(tag::OCTET_STRING, "extnValue")?;
+    e.finish("Extension")?;
+    Ok(Extension { oid: oid.value, critical, value })
+}
+
+/// PEM (RFC 7468) input is refused beyond this many blocks, so a hostile file cannot make the
+/// reader allocate without bound.
+pub const MAX_PEM_BLOCKS: usize = 10_000;
+
+/// Every `-----BEGIN <label>-----` ... `-----END <label>-----` block of a PEM text, in order, as
+/// `(label, decoded bytes)`. Text outside blocks (comments, `openssl x509 -text` output) is
+/// ignored, as RFC 7468 §2 allows. Errors name the block: an END line missing or with another
+/// label, or invalid base64.
+pub fn pem_blocks(contents: &[u8]) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
+    use base64::Engine;
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    const DASHES: &[u8] = b"-----";
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut out = Vec::new();
+    let mut rest = contents;
+    while let Some(start) = find(rest, BEGIN) {
+        if out.len() == MAX_PEM_BLOCKS {
+            return Err(format!("more than {MAX_PEM_BLOCKS} PEM blocks"));
+        }
+        let after = &rest[start + BEGIN.len()..];
+        let label_end = find(after, DASHES).ok_or_else(|| format!("PEM block #{}: unterminated BEGIN line", out.len()))?;
+        let label = &after[..label_end];
+        if label.len() > 64 || !label.iter().all(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ') {
+            return Err(format!("PEM block #{}: invalid label", out.len()));
+        }
+        let body_start = &after[label_end + DASHES.len()..];
+        let mut end_line = b"-----END ".to_vec();
+        end_line.extend_from_slice(label);
+        end_line.extend_from_slice(DASHES);
+        let label_text = String::from_utf8_lossy(label).into_owned();
+        let body_len = find(body_start, &end_line)
+            .ok_or_else(|| format!("PEM block #{} ({label_text}): no matching END line (truncated file?)", out.len()))?;
+        let body: Vec<u8> = body_start[..body_len].iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&body)
+            .map_err(|e| format!("PEM block #{} ({label_text}): invalid base64 ({e})", out.len()))?;
+        out.push((label_text, decoded));
+        rest = &body_start[body_len + end_line.len()..];
+    }
+    Ok(out)
+}
+
+/// True when `contents` looks like PEM text rather than DER (DER starts with a tag byte, never
+/// with `-`; leading whitespace is allowed before PEM).
+pub fn looks_like_pem(contents: &[u8]) -> bool {
+    contents.trim_ascii_start().starts_with(b"-----BEGIN")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +489,27 @@ mod tests {
     fn formats_oids() {
         assert_eq!(oid_to_string(&[0x55, 0x1D, 0x14]), "2.5.29.20");
         assert_eq!(oid_to_string(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B]), "1.2.840.113549.1.1.11");
+    }
+
+    #[test]
+    fn pem_blocks_in_order_with_labels() {
+        let text = b"junk\n-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\nmore\n-----BEGIN PUBLIC KEY-----\nBAU=\n-----END PUBLIC KEY-----\n";
+        let blocks = pem_blocks(text).unwrap();
+        assert_eq!(blocks, vec![("CERTIFICATE".to_string(), vec![1, 2, 3]), ("PUBLIC KEY".to_string(), vec![4, 5])]);
+        assert!(pem_blocks(b"-----BEGIN CERTIFICATE-----\nAQID\n").unwrap_err().contains("no matching END"));
+        assert!(pem_blocks(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----").unwrap_err().contains("base64"));
+        assert!(pem_blocks(b"no pem here").unwrap().is_empty());
+        assert!(looks_like_pem(b"  \n-----BEGIN X"));
+        assert!(!looks_like_pem(&[0x30, 0x82]));
+    }
+
+    #[test]
+    fn reads_extensions() {
+        // SEQUENCE { OID 2.5.29.15, BOOLEAN TRUE, OCTET STRING { 03 02 07 80 } }
+        let enc = [0x30, 0x0E, 0x06, 0x03, 0x55, 0x1D, 0x0F, 0x01, 0x01, 0xFF, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80];
+        let ext = read_extension(&mut Reader::new(&enc)).unwrap();
+        assert_eq!(ext.oid, &[0x55, 0x1D, 0x0F]);
+        assert!(ext.critical);
+        assert_eq!(ext.value.value, &[0x03, 0x02, 0x07, 0x80]);
     }
 }

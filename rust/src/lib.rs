@@ -6,6 +6,8 @@
 //! - [`ingest`]: parallel read + verify + collect of many CRL files.
 //! - [`sort`], [`index`]: the revocation index (build and lookup).
 //! - [`check`]: batch status checks.
+//! - [`cert`]: X.509 certificate parser and JPKI path validation; [`bulk`]: bulk RSA
+//!   verification and batch certificate checks on all cores.
 //!
 //! The Python bindings (`jpki_fast._core`) live in `py` behind the `python` feature, so
 //! `cargo test` runs without libpython.
@@ -19,6 +21,8 @@ pub fn trace(phase: &str, since: std::time::Instant) {
 }
 
 pub mod build;
+pub mod bulk;
+pub mod cert;
 pub mod check;
 pub mod crl;
 pub mod der;
@@ -38,11 +42,14 @@ mod py;
 #[cfg(feature = "python")]
 mod pybuf;
 #[cfg(feature = "python")]
+mod py_cert;
+#[cfg(feature = "python")]
 mod py_synth;
 
 #[cfg(feature = "python")]
 #[pyo3::pymodule]
 fn _core(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
     py::register(m)?;
+    py_cert::register(m)?;
     py_synth::register(m)
 }

@@ -86,6 +86,28 @@ fn escape_into(out: &mut String, value: &str) {
     }
 }
 
+/// Appends the attributes of one RelativeDistinguishedName (the contents of `rdn`, whatever its
+/// tag: a SET, or an implicitly tagged `[1]` in a distribution point name).
+fn rdn_into(out: &mut String, rdn: &Tlv<'_>) -> der::Result<()> {
+    let mut atvs = rdn.reader();
+    let mut first = true;
+    while !atvs.is_empty() {
+        let atv = atvs.read_tag(tag::SEQUENCE, "AttributeTypeAndValue")?;
+        let mut r = atv.reader();
+        let oid = r.read_tag(tag::OID, "attribute type")?;
+        let value = r.read()?;
+        r.finish("attribute value")?;
+        if !first {
+            out.push_str(" + ");
+        }
+        first = false;
+        out.push_str(&attribute_name(oid.value));
+        out.push('=');
+        escape_into(out, &directory_string(&value)?);
+    }
+    Ok(())
+}
+
 /// Renders a DER `Name` (the whole SEQUENCE element) as text.
 pub fn name_to_string(name: &Tlv<'_>) -> der::Result<String> {
     let name = name.expect(tag::SEQUENCE, "Name")?;
@@ -96,23 +118,17 @@ pub fn name_to_string(name: &Tlv<'_>) -> der::Result<String> {
         if !out.is_empty() {
             out.push_str(", ");
         }
-        let mut atvs = rdn.reader();
-        let mut first = true;
-        while !atvs.is_empty() {
-            let atv = atvs.read_tag(tag::SEQUENCE, "AttributeTypeAndValue")?;
-            let mut r = atv.reader();
-            let oid = r.read_tag(tag::OID, "attribute type")?;
-            let value = r.read()?;
-            r.finish("attribute value")?;
-            if !first {
-                out.push_str(" + ");
-            }
-            first = false;
-            out.push_str(&attribute_name(oid.value));
-            out.push('=');
-            escape_into(&mut out, &directory_string(&value)?);
-        }
+        rdn_into(&mut out, &rdn)?;
     }
+    Ok(out)
+}
+
+/// Renders one RelativeDistinguishedName given as an element whose contents are its
+/// attributes (`nameRelativeToCRLIssuer [1]`, RFC 5280 §4.2.1.13): the text that follows the
+/// CRL issuer's name in a distribution point name (`<issuer>, <rdn>`).
+pub fn rdn_to_string(rdn: &Tlv<'_>) -> der::Result<String> {
+    let mut out = String::new();
+    rdn_into(&mut out, rdn)?;
     Ok(out)
 }
 
