@@ -7,6 +7,13 @@
 [{'status': 'revoked', 'reason': 'superseded', ...}]
 """
 
+from .certs import (
+    CERT_STATUSES,
+    BasicFourFacts,
+    basic_four_facts,
+    parse_certificates,
+    verify_signatures,
+)
 from .errors import (
     IngestRefused,
     JpkiFastError,
@@ -22,6 +29,8 @@ from .trust import CaKey, TrustStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "BasicFourFacts",
+    "CERT_STATUSES",
     "CaKey",
     "IngestRefused",
     "IngestSummary",
@@ -33,6 +42,9 @@ __all__ = [
     "StoreError",
     "TrustStore",
     "TrustStoreError",
+    "basic_four_facts",
     "ingest",
     "open_store",
+    "parse_certificates",
+    "verify_signatures",
 ]

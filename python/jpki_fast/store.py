@@ -933,6 +933,38 @@ class Store:
             "fresh", pa.array(fresh, pa.bool_())
         )
 
+    # ---- certificates (see certs.py) ----
+
+    def check_certificates(self, certs, now: NowLike = None, purpose: str | None = None, **options) -> pa.Table:
+        """Status of each certificate (path, validity, usage, revocation on its own partition);
+        see :func:`jpki_fast.certs.check_certificates`.
+
+        >>> store.check_certificates([der], purpose="login").column("status")   # doctest: +SKIP
+        """
+        from . import certs as _certs
+
+        return _certs.check_certificates(self, certs, now=now, purpose=purpose, **options)
+
+    def verify_logins(self, certs, challenges, signatures, now: NowLike = None, **options) -> pa.Table:
+        """Allow/deny per login (signature over the challenge and a good authentication
+        certificate); see :func:`jpki_fast.certs.verify_logins`.
+
+        >>> store.verify_logins([cert], [challenge], [sig]).column("decision")  # doctest: +SKIP
+        """
+        from . import certs as _certs
+
+        return _certs.verify_logins(self, certs, challenges, signatures, now=now, **options)
+
+    def verify_signed_documents(self, certs, documents=None, signatures=None, now: NowLike = None, **options) -> pa.Table:
+        """Allow/deny per signed document (signature and a good signing certificate); see
+        :func:`jpki_fast.certs.verify_signed_documents`.
+
+        >>> store.verify_signed_documents([cert], [doc], [sig]).column("decision")  # doctest: +SKIP
+        """
+        from . import certs as _certs
+
+        return _certs.verify_signed_documents(self, certs, documents, signatures, now=now, **options)
+
 
 def unpack_payload(payload: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(revocation times u32, partitions u16, reasons u8) of a packed payload column, as

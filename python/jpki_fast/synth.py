@@ -54,7 +54,8 @@ from cryptography.x509.oid import NameOID
 from . import _core
 
 __all__ = [
-    "generate", "make_crl", "partition_name", "read_truth", "read_partitions",
+    "generate", "make_crl", "partition_name", "read_truth", "read_partitions", "read_certs",
+    "issue_certificate",
     "CA_KINDS", "GENERATIONS", "PREFECTURES", "REASON_CODES",
 ]
 
@@ -655,6 +656,18 @@ truth.parquet       Every revoked entry, in CRL order: issuer, partition, serial
                     Times are UTC at whole seconds (stored in Parquet's millisecond unit).
 partitions.parquet  One row per CRL file: kind, issuer, prefecture, municipality, partition,
                     path, crl_number, this_update, next_update, entries.
+certs/<ca>/<SERIAL>.der
+                    {certs} end-entity certificates (authentication and signing, half each),
+                    issued by the CA key generation current at their notBefore, with the
+                    JPKI-like fields: CRL distribution point = their partition's directory
+                    name, OCSP URL, policies, key usage; the signing ones carry synthetic
+                    basic 4 facts (name, sex, date of birth, address). About a quarter are
+                    revoked: their serial, partition, date and reason are entries of the CRLs.
+certs/keys/key-NNNN.pem
+                    Their private keys (unencrypted PKCS#8 PEM): a pool of {cert_keys} keys shared
+                    by the certificates, because RSA key generation dominates the run time.
+certs/certs.parquet One row per certificate: path, kind, issuer, serial, partition, revoked,
+                    reason, revocation_date, not_before, not_after, key_path.
 """
 
 
@@ -767,6 +780,8 @@ def generate(
     *,
     ca_from: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    certs: int = 200,
+    cert_keys: int | None = None,
 ) -> dict[str, Any]:
     """Writes a synthetic JPKI-like dataset to `out_dir` and returns a summary.
 
@@ -786,10 +801,16 @@ def generate(
         ca_from: an earlier dataset whose CA certificates and keys to reuse (may be `out_dir`
             itself), e.g. to make the next day's CRLs under the same trust store.
         progress: called with a line of text at each stage (the CLI prints them to stderr).
+        certs: end-entity certificates to issue under ``certs/`` (half authentication, half
+            signing; about a quarter revoked on the CRLs); 0 for none. See
+            :func:`issue_certificate` and :func:`read_certs`.
+        cert_keys: size of the pool of RSA keys the certificates share (default
+            ``min(certs, 8)``; ``certs`` gives every certificate its own key).
 
     Returns:
         A dict: ``out_dir``, ``entries``, ``files``, ``bytes``, ``seconds``, ``now``,
-        ``this_update`` / ``next_update`` (ISO, earliest), ``serial_bytes``, ``seed`` and
+        ``this_update`` / ``next_update`` (ISO, earliest), ``serial_bytes``, ``seed``, ``certs``
+        (``count``, ``revoked``, ``keys``) and
         ``cas``: per CA kind its ``issuer`` alias, ``key_id`` (hex), ``entries`` and
         ``partitions``.
 
@@ -803,12 +824,13 @@ def generate(
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     _check_arguments(entries, partitions, serial_bytes, seed)
+    _check_cert_arguments(certs, cert_keys)
     now_s = _parse_now(now)
     out = Path(out_dir).resolve()  # so that "." has a name and a parent to build beside
     cas = _load_cas(Path(ca_from)) if ca_from is not None else None
     build = _prepare_output(out)
     try:
-        summary = _generate_into(build, entries, partitions, serial_bytes, seed, now_s, cas, say)
+        summary = _generate_into(build, entries, partitions, serial_bytes, seed, now_s, cas, say, certs, cert_keys)
         _publish(build, out)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -916,6 +938,8 @@ def _generate_into(
     now_s: int,
     cas: list[_Ca] | None,
     say: Progress,
+    certs: int = 0,
+    cert_keys: int | None = None,
 ) -> dict[str, Any]:
     if cas is None:
         say("generating CA keys (6 x RSA-2048)")
@@ -962,6 +986,10 @@ def _generate_into(
             row += count
 
     total_bytes = _write_crl_files(out, partitions, signers, cols, say)
+    cert_summary = _issue_end_entities(
+        out, cas, cols, issuer_index, partition_index, partitions, weights, per_kind, serial_bytes, now_s, certs,
+        cert_keys, seed, say,
+    )
 
     say("writing truth.parquet and partitions.parquet")
     issuers = [ca.alias for ca in signing]
@@ -970,7 +998,8 @@ def _generate_into(
     (out / "README.txt").write_text(
         _README.format(
             made=_iso(int(time.time())), entries=f"{entries:,}", partitions=f"{partitions_per_kind:,}",
-            serial_bytes=serial_bytes, seed=seed, now=_iso(now_s),
+            serial_bytes=serial_bytes, seed=seed, now=_iso(now_s), certs=f"{cert_summary['count']:,}",
+            cert_keys=cert_summary["keys"],
         )
     )
     return {
@@ -986,6 +1015,7 @@ def _generate_into(
             kind.name: {"issuer": ca.alias, "key_id": ca.key_id.hex().upper(), "entries": n, "partitions": len(municipalities)}
             for kind, ca, n in zip(CA_KINDS, signing, per_kind)
         },
+        "certs": cert_summary,
     }
 
 
@@ -1176,3 +1206,392 @@ def make_crl(
         distribution_point=None if partition_name is None else _name_der(partition_name),
         extra_extensions=[(_oid_content(oid), bool(critical), bytes(value)) for oid, critical, value in extra_extensions],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# End-entity certificates (login and signing flows, end to end).
+
+#: OCSP responders written into synthetic certificates: the authentication one is the real
+#: sample certificate's; the signing one is named by analogy (an assumption, not J-LIS's word).
+OCSP_URLS = {"auth": "http://ocspauthnorm.jpki.go.jp", "sign": "http://ocspsignnorm.jpki.go.jp"}
+#: Certificate policies: the real authentication certificate's; the signing one by analogy.
+POLICIES = {"auth": "1.2.392.200149.8.5.1.3.30", "sign": "1.2.392.200149.8.5.1.1.30"}
+_CPS_URL = "http://www.jpki.go.jp/cps.html"
+#: The issuerAltName of the real certificates: C=JP, O=公的個人認証サービス.
+_ISSUER_ALT_ORGANIZATION = "公的個人認証サービス"
+#: JPKI's subjectAltName otherNames for the basic 4 facts: arc .1 to .6, in this order, with
+#: the DER string type each value is written as.
+BASIC_FOUR_FACTS_ARC = "1.2.392.200149.8.5.5"
+_FACTS = (
+    ("name", 0x0C),  # UTF8String
+    ("name_substitute", 0x0C),
+    ("sex", 0x13),  # PrintableString
+    ("date_of_birth", 0x13),
+    ("address", 0x0C),
+    ("address_substitute", 0x0C),
+)
+_KEY_USAGE_FIELDS = {
+    "digitalSignature": "digital_signature", "nonRepudiation": "content_commitment",
+    "keyEncipherment": "key_encipherment", "dataEncipherment": "data_encipherment",
+    "keyAgreement": "key_agreement", "keyCertSign": "key_cert_sign", "cRLSign": "crl_sign",
+}
+_DEFAULT_KEY_USAGE = {"auth": ("digitalSignature",), "sign": ("digitalSignature", "nonRepudiation")}
+_DEFAULT_EKU = {"auth": ("clientAuth",), "sign": None}
+_EKU_OIDS = {"clientAuth": "1.3.6.1.5.5.7.3.2", "serverAuth": "1.3.6.1.5.5.7.3.1", "emailProtection": "1.3.6.1.5.5.7.3.4"}
+#: JPKI end-entity certificates live about five years.
+_EE_VALIDITY_S = 5 * 365 * 86_400
+_REVOKED_CERT_SHARE = 0.25
+_DEFAULT_CERT_KEYS = 8
+_STREAM_CERTS = 4
+_DEFAULT = object()
+#: Synthetic holders (kanji names so that decoding is exercised; none is a real person's).
+_SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤")
+_GIVEN_NAMES = ("太郎", "花子", "一郎", "さくら", "健", "陽菜", "翔", "美咲", "大輔", "結衣")
+
+_CERTS_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("kind", pa.string()),
+        ("issuer", pa.string()),
+        ("serial", pa.string()),
+        ("partition", pa.string()),
+        ("revoked", pa.bool_()),
+        ("reason", pa.string()),
+        ("revocation_date", pa.timestamp("s", tz="UTC")),
+        ("not_before", pa.timestamp("s", tz="UTC")),
+        ("not_after", pa.timestamp("s", tz="UTC")),
+        ("key_path", pa.string()),
+    ]
+)
+
+
+def _der_string(tag: int, text: str) -> bytes:
+    body = text.encode("utf-8")
+    out = bytearray([tag])
+    _push_der_length(out, len(body))
+    return bytes(out + body)
+
+
+def _push_der_length(out: bytearray, n: int) -> None:
+    if n < 0x80:
+        out.append(n)
+    else:
+        octets = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        out.append(0x80 | len(octets))
+        out.extend(octets)
+
+
+def _facts_value(facts: Any, field: str) -> str | None:
+    return facts.get(field) if isinstance(facts, dict) else getattr(facts, field, None)
+
+
+def issue_certificate(
+    kind: str,
+    ca_key: Any,
+    ca_cert: Any,
+    public_key: Any,
+    serial: int | str | bytes,
+    partition: str | x509.Name | None,
+    not_before: _dt.datetime | int,
+    not_after: _dt.datetime | int,
+    *,
+    subject_id: str | None = None,
+    facts: Any = None,
+    key_usage: Any = _DEFAULT,
+    extended_key_usage: Any = _DEFAULT,
+    ocsp_url: Any = _DEFAULT,
+    policies: Any = _DEFAULT,
+    authority_key_id: Any = _FROM_CERT,
+    is_ca: bool = False,
+    signing_key: Any = None,
+) -> bytes:
+    """Issues one JPKI-like end-entity certificate (DER), built by pyca/cryptography.
+
+    Shaped like the real authentication certificate in ``shared/fixtures/jpki``: subject
+    ``C=JP, CN=<opaque id>``; keyUsage (critical), extendedKeyUsage, certificatePolicies
+    (critical, with the CPS URL), issuerAltName, cRLDistributionPoints (the partition's directory
+    name), authorityInfoAccess (OCSP), authorityKeyIdentifier (key id, issuer name and serial of
+    the CA certificate) and subjectKeyIdentifier; a signing certificate with ``facts`` also
+    carries them as subjectAltName otherNames 1.2.392.200149.8.5.5.1-.6.
+
+    Args:
+        kind: ``"auth"`` (authentication: digitalSignature, clientAuth) or ``"sign"`` (signing:
+            digitalSignature and nonRepudiation).
+        ca_key, ca_cert: the issuing CA's private key and certificate (objects, paths or bytes).
+        public_key: the subject's public key (cryptography object, or SubjectPublicKeyInfo DER).
+        serial: int, hex string or big-endian bytes (at most 20 octets).
+        partition: the CRL partition's directory name (text as :func:`partition_name` gives it,
+            or an ``x509.Name``), or None for no cRLDistributionPoints.
+        not_before, not_after: datetimes or seconds since 1970.
+        subject_id: the subject CN (default: an opaque id made from the serial).
+        facts: the basic 4 facts, a dict or object with ``name``, ``name_substitute``, ``sex``,
+            ``date_of_birth``, ``address``, ``address_substitute`` (None values are left out).
+        key_usage: names such as ``("digitalSignature",)``, or None to leave keyUsage out.
+        extended_key_usage: names (``clientAuth``) or dotted OIDs, or None to leave it out.
+        ocsp_url, policies: override (None leaves the extension out).
+        authority_key_id: override the AKI key identifier (bytes), or None to leave AKI out.
+        is_ca: add basicConstraints cA=TRUE (a certificate that must be refused as end entity).
+        signing_key: sign with this key instead of ``ca_key`` (a certificate whose signature fails).
+
+    >>> der = issue_certificate("auth", "OUT/keys/auth_ca_2023.pem", "OUT/trust/auth_ca_2023.pem",
+    ...                         spki_der, 0x054CFCD8,
+    ...                         partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku"),
+    ...                         datetime(2026, 1, 1), datetime(2031, 1, 1))      # doctest: +SKIP
+    """
+    k = _kind(kind).name
+    key = _load_key(ca_key)
+    ca = _load_cert(ca_cert)
+    if isinstance(public_key, (bytes, bytearray)):
+        public_key = serialization.load_der_public_key(bytes(public_key))
+    serial_int = int.from_bytes(_serial_octets(serial, "serial"), "big")
+    if serial_int == 0 or serial_int >= 1 << 159:
+        raise ValueError(f"serial: {serial_int:#x} must be positive and below 2**159 (20 DER octets)")
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.COMMON_NAME, subject_id or f"SYNTH{serial_int:018X}"),
+        ]
+    )
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(public_key)
+        .serial_number(serial_int)
+        .not_valid_before(_dt.datetime.fromtimestamp(_seconds(not_before, "not_before"), _dt.timezone.utc))
+        .not_valid_after(_dt.datetime.fromtimestamp(_seconds(not_after, "not_after"), _dt.timezone.utc))
+    )
+    usages = _DEFAULT_KEY_USAGE[k] if key_usage is _DEFAULT else key_usage
+    if usages is not None:
+        unknown = set(usages) - set(_KEY_USAGE_FIELDS)
+        if unknown:
+            raise ValueError(f"key_usage: unknown {sorted(unknown)}; expected names from {', '.join(_KEY_USAGE_FIELDS)}")
+        flags = {field: name in usages for name, field in _KEY_USAGE_FIELDS.items()}
+        b = b.add_extension(x509.KeyUsage(**flags, encipher_only=False, decipher_only=False), critical=True)
+    ekus = _DEFAULT_EKU[k] if extended_key_usage is _DEFAULT else extended_key_usage
+    if ekus:
+        b = b.add_extension(
+            x509.ExtendedKeyUsage([x509.ObjectIdentifier(_EKU_OIDS.get(e, e)) for e in ekus]), critical=False
+        )
+    policy = POLICIES[k] if policies is _DEFAULT else policies
+    if policy is not None:
+        b = b.add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier(policy), [_CPS_URL])]), critical=True
+        )
+    b = b.add_extension(
+        x509.IssuerAlternativeName(
+            [
+                x509.DirectoryName(
+                    x509.Name(
+                        [
+                            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ISSUER_ALT_ORGANIZATION),
+                        ]
+                    )
+                )
+            ]
+        ),
+        critical=False,
+    )
+    if partition is not None:
+        if isinstance(partition, str):
+            name = _parse_name(partition)
+        elif isinstance(partition, x509.Name):
+            name = partition
+        else:
+            raise TypeError(f"partition must be name text or an x509.Name, not {type(partition).__name__}")
+        b = b.add_extension(
+            x509.CRLDistributionPoints(
+                [x509.DistributionPoint(full_name=[x509.DirectoryName(name)], relative_name=None, reasons=None, crl_issuer=None)]
+            ),
+            critical=False,
+        )
+    url = OCSP_URLS[k] if ocsp_url is _DEFAULT else ocsp_url
+    if url is not None:
+        b = b.add_extension(
+            x509.AuthorityInformationAccess(
+                [x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(url))]
+            ),
+            critical=False,
+        )
+    if authority_key_id is _FROM_CERT:
+        try:
+            kid = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        except x509.ExtensionNotFound:
+            kid = x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
+    else:
+        kid = authority_key_id
+    if kid is not None:
+        b = b.add_extension(
+            x509.AuthorityKeyIdentifier(kid, [x509.DirectoryName(ca.subject)], ca.serial_number), critical=False
+        )
+    b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    if is_ca:
+        b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    if facts is not None:
+        names = [
+            x509.OtherName(x509.ObjectIdentifier(f"{BASIC_FOUR_FACTS_ARC}.{i}"), _der_string(tag, value))
+            for i, (field, tag) in enumerate(_FACTS, start=1)
+            if (value := _facts_value(facts, field)) is not None
+        ]
+        if names:
+            b = b.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = b.sign(_load_key(signing_key) if signing_key is not None else key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _pem(label: str, der: bytes) -> bytes:
+    """PEM text (RFC 7468) of DER bytes: 64 base64 characters a line."""
+    import base64
+
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return (f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n").encode("ascii")
+
+
+def _synthetic_facts(rng: np.random.Generator, prefecture: str, municipality: str, now_s: int) -> dict[str, str]:
+    """A made-up holder: kanji name, sex code, date of birth (YYYYMMDD), romanised address."""
+    born = now_s - int(rng.integers(18 * 365, 90 * 365)) * 86_400
+    y, m, d = _dt.datetime.fromtimestamp(born, _dt.timezone.utc).timetuple()[:3]
+    return {
+        "name": f"{_SURNAMES[rng.integers(len(_SURNAMES))]}　{_GIVEN_NAMES[rng.integers(len(_GIVEN_NAMES))]}",
+        "name_substitute": "",
+        "sex": str(int(rng.integers(1, 3))),
+        "date_of_birth": f"{y:04d}{m:02d}{d:02d}",
+        "address": f"{prefecture} {municipality} {int(rng.integers(1, 10))}-{int(rng.integers(1, 30))}-{int(rng.integers(1, 20))}",
+        "address_substitute": "",
+    }
+
+
+def _generation_at(seconds: int) -> int:
+    """The CA key generation that issued certificates at this time (the newest already started)."""
+    current = GENERATIONS[0]
+    for generation in GENERATIONS:
+        month, day = _GENERATION_START[generation]
+        if _dt.datetime(generation, month, day, 3, tzinfo=_dt.timezone.utc).timestamp() <= seconds:
+            current = generation
+    return current
+
+
+def _check_cert_arguments(certs: int, cert_keys: int | None) -> None:
+    for name, value in (("certs", certs), ("cert_keys", cert_keys)):
+        if value is None and name == "cert_keys":
+            continue
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+        if value < 0 or (name == "cert_keys" and value == 0):
+            raise ValueError(f"{name} must be {'1' if name == 'cert_keys' else '0'} or more, not {value}")
+
+
+def _issue_end_entities(
+    out: Path,
+    cas: list[_Ca],
+    cols: _Columns,
+    issuer_index: np.ndarray,
+    partition_index: np.ndarray,
+    partitions: list[_Partition],
+    weights: np.ndarray,
+    per_kind: list[int],
+    serial_bytes: int,
+    now_s: int,
+    count: int,
+    cert_keys: int | None,
+    seed: int,
+    say: Progress,
+) -> dict[str, Any]:
+    """Issues `count` end-entity certificates under ``out/certs`` and indexes them in
+    ``certs.parquet``. Revoked ones reuse CRL entries (serial, partition, date, reason); good
+    ones take serials above the range allocated for revocations (the most recently issued
+    certificates), so no CRL lists them."""
+    if count == 0:
+        return {"count": 0, "revoked": 0, "keys": 0}
+    rng = np.random.default_rng((seed, _STREAM_CERTS))
+    n_keys = min(count, cert_keys or _DEFAULT_CERT_KEYS)
+    say(f"certificates: generating {n_keys} RSA-2048 subject keys")
+    pool = _core.generate_rsa_keys(n_keys)
+    (out / "certs" / "keys").mkdir(parents=True)
+    public_keys = [serialization.load_der_public_key(spki) for _, spki in pool]
+    key_paths = []
+    for i, (pkcs8, _) in enumerate(pool):
+        path = f"certs/keys/key-{i:04d}.pem"
+        (out / path).write_bytes(_KEY_PREAMBLE.encode() + _pem("PRIVATE KEY", pkcs8))
+        key_paths.append(path)
+    by_alias = {ca.alias: ca for ca in cas}
+    municipalities = len(partitions) // len(CA_KINDS)
+    rows: list[dict[str, Any]] = []
+    for k, (kind, n_kind) in enumerate(zip(CA_KINDS, _allocate(count, [1] * len(CA_KINDS)))):
+        (out / "certs" / kind.name).mkdir(parents=True)
+        kind_rows = np.flatnonzero(issuer_index == k)
+        n_revoked = min(round(n_kind * _REVOKED_CERT_SHARE), len(kind_rows))
+        chosen = rng.choice(kind_rows, size=n_revoked, replace=False) if n_revoked else np.zeros(0, np.int64)
+        plan: list[tuple] = []  # (serial int, partition, revocation row or None, not_before)
+        # A revoked certificate stays on the CRL until it expires, so it is still valid at now:
+        # issued within its lifetime before now, and before its revocation.
+        earliest = now_s - _EE_VALIDITY_S + 86_400
+        for row in chosen.tolist():
+            revoked_at = int(cols.revocation[row])
+            drawn = revoked_at - int(rng.integers(30 * 86_400, 3 * 365 * 86_400))
+            not_before = min(max(drawn, earliest), revoked_at - 3600)
+            plan.append((int.from_bytes(cols.serial_octets[row].tobytes(), "big"), partitions[partition_index[row]], row, not_before))
+        # Good certificates: serials above the allocated range, in a random partition.
+        base, capacity = _serial_base(kind, serial_bytes)
+        allocated = min(_ALLOCATION_FACTOR * per_kind[k], capacity)
+        n_good = min(n_kind - n_revoked, capacity - allocated)
+        if n_good < n_kind - n_revoked:
+            say(f"certificates: only {n_good} good {kind.name} serials fit in {serial_bytes} octets")
+        gap = max(1, min((capacity - allocated) // max(n_good, 1), 1000))
+        for i, m in enumerate(rng.choice(municipalities, size=n_good, p=weights).tolist()):
+            serial = base + allocated + i * gap + int(rng.integers(0, gap))
+            not_before = now_s - int(rng.integers(86_400, 4 * 365 * 86_400))
+            plan.append((serial, partitions[k * municipalities + m], None, not_before))
+        for serial, part, row, not_before in plan:
+            ca = by_alias[kind.alias(_generation_at(not_before))]
+            key_slot = len(rows) % n_keys
+            facts = (
+                _synthetic_facts(rng, part.municipality.prefecture, part.municipality.name, now_s)
+                if kind.name == "sign"
+                else None
+            )
+            der = issue_certificate(
+                kind.name, ca.key, ca.cert, public_keys[key_slot], serial, part.name,
+                not_before, not_before + _EE_VALIDITY_S, facts=facts,
+            )
+            serial_hex = _int_bytes(serial).hex().upper()
+            path = f"certs/{kind.name}/{serial_hex}.der"
+            (out / path).write_bytes(der)
+            reason = None if row is None else _REASON_NAMES[cols.reason[row]] if cols.reason[row] != NO_REASON else None
+            rows.append(
+                {
+                    "path": path, "kind": kind.name, "issuer": ca.alias, "serial": serial_hex,
+                    "partition": part.name, "revoked": row is not None, "reason": reason,
+                    "revocation_date": None if row is None else int(cols.revocation[row]),
+                    "not_before": not_before, "not_after": not_before + _EE_VALIDITY_S,
+                    "key_path": key_paths[key_slot],
+                }
+            )
+        say(f"certificates: {len(rows):,}/{count:,} issued")
+    table = pa.Table.from_arrays(
+        [
+            pa.array([r[f.name] for r in rows], pa.int64()).cast(f.type)
+            if pa.types.is_timestamp(f.type)
+            else pa.array([r[f.name] for r in rows], f.type)
+            for f in _CERTS_SCHEMA
+        ],
+        schema=_CERTS_SCHEMA,
+    )
+    pq.write_table(table, out / "certs" / "certs.parquet")
+    revoked = sum(r["revoked"] for r in rows)
+    return {"count": len(rows), "revoked": revoked, "keys": n_keys}
+
+
+def read_certs(out_dir: str | os.PathLike[str]) -> pa.Table:
+    """The end-entity certificates of a dataset (``certs/certs.parquet``), one row each:
+    ``path`` and ``key_path`` (relative to `out_dir`), ``kind`` (auth / sign), ``issuer`` (alias of
+    the issuing CA key), ``serial`` (hex), ``partition``, ``revoked``, ``reason``,
+    ``revocation_date``, ``not_before``, ``not_after``.
+
+    >>> certs = read_certs("/tmp/jpki-synth")                          # doctest: +SKIP
+    >>> certs.filter(pc.field("revoked")).num_rows                      # doctest: +SKIP
+    50
+    """
+    return _with_second_timestamps(pq.read_table(Path(out_dir) / "certs" / "certs.parquet"))
