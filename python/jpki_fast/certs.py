@@ -154,8 +154,8 @@ def _as_bytes(value: Any, row: int, what: str) -> bytes | None:
 
 
 def _binary_array(values: Any, what: str) -> pa.Array:
-    if isinstance(values, (bytes, bytearray, memoryview, str)):
-        values = [values]
+    if isinstance(values, (bytes, bytearray, memoryview, str)) or hasattr(values, "public_bytes"):
+        values = [values]  # one item (a cryptography certificate or key object counts as one)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     if isinstance(values, pa.Array):

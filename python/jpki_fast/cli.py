@@ -405,7 +405,16 @@ def _add_synth(sub) -> None:
     add_parser(sub)
 
 
-COMMANDS = [_add_synth, _add_ingest, _add_update, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback, _add_links]
+def _add_cert_status(sub) -> None:
+    from .cert_cli import add_parser
+
+    add_parser(sub)
+
+
+COMMANDS = [
+    _add_synth, _add_ingest, _add_update, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback,
+    _add_links, _add_cert_status,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

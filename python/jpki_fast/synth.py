@@ -1304,6 +1304,7 @@ def issue_certificate(
     authority_key_id: Any = _FROM_CERT,
     is_ca: bool = False,
     signing_key: Any = None,
+    extra_extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
 ) -> bytes:
     """Issues one JPKI-like end-entity certificate (DER), built by pyca/cryptography.
 
@@ -1332,6 +1333,8 @@ def issue_certificate(
         authority_key_id: override the AKI key identifier (bytes), or None to leave AKI out.
         is_ca: add basicConstraints cA=TRUE (a certificate that must be refused as end entity).
         signing_key: sign with this key instead of ``ca_key`` (a certificate whose signature fails).
+        extra_extensions: ``(extension, critical)`` pairs appended, e.g. an
+            ``x509.UnrecognizedExtension`` marked critical (a certificate that must be refused).
 
     >>> der = issue_certificate("auth", "OUT/keys/auth_ca_2023.pem", "OUT/trust/auth_ca_2023.pem",
     ...                         spki_der, 0x054CFCD8,
@@ -1436,6 +1439,8 @@ def issue_certificate(
         ]
         if names:
             b = b.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    for extension, critical in extra_extensions:
+        b = b.add_extension(extension, critical=critical)
     cert = b.sign(_load_key(signing_key) if signing_key is not None else key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.DER)
 

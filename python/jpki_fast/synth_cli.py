@@ -22,7 +22,9 @@ from . import synth
 DESCRIPTION = """\
 Write a synthetic JPKI-like dataset to OUT: CA roots (trust/) and their synthetic keys (keys/),
 one signed DER CRL per municipality partition and CA (crls/<sign|auth>/<Prefecture>/<Municipality>.crl),
-and the ground truth (truth.parquet, partitions.parquet). Nothing in it is real JPKI data.
+the ground truth (truth.parquet, partitions.parquet), and end-entity certificates with their
+private keys (certs/, indexed in certs/certs.parquet; a quarter of them revoked on the CRLs).
+Nothing in it is real JPKI data.
 """
 
 
@@ -63,6 +65,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="issuing time, e.g. 2026-11-26T00:00:00Z (default: the current UTC time)")
     parser.add_argument("--ca-from", metavar="DIR",
                         help="reuse the CA certificates and keys of an earlier dataset (e.g. OUT itself)")
+    parser.add_argument("--certs", type=_non_negative, default=200, metavar="N",
+                        help="end-entity certificates to issue, half authentication, half signing (default 200; 0: none)")
+    parser.add_argument("--cert-keys", type=_non_negative, default=None, metavar="K",
+                        help="RSA keys the certificates share (default min(N, 8); N for one key each)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -88,7 +94,17 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"Serials have {summary['serial_bytes']} octets; thisUpdate {summary['this_update']}, "
         f"nextUpdate {summary['next_update']} (now {summary['now']}, seed {summary['seed']}). "
         f"Trust store: {summary['out_dir']}/trust; ground truth: truth.parquet and partitions.parquet. "
-        "All of it is synthetic."
+        + _certs_text(summary.get("certs"))
+        + "All of it is synthetic."
+    )
+
+
+def _certs_text(certs: dict[str, Any] | None) -> str:
+    if not certs or not certs["count"]:
+        return ""
+    return (
+        f"End-entity certificates: {certs['count']:,} in certs/ ({certs['revoked']:,} revoked; "
+        f"{certs['keys']:,} shared keys), index certs/certs.parquet. "
     )
 
 
@@ -104,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
             now=args.now,
             ca_from=args.ca_from,
             progress=None if args.quiet else _progress_printer(),
+            certs=args.certs,
+            cert_keys=args.cert_keys,
         )
     except (ValueError, TypeError) as e:
         print(f"jpki-fast synth: error: {e}", file=sys.stderr)

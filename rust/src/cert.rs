@@ -827,12 +827,15 @@ impl Anchors {
                 if candidates.is_empty() {
                     return done(outcome::UNTRUSTED, "no trusted CA key has the issuer's name".into(), None);
                 }
+                // Without a key identifier a failed signature cannot tell a tampered certificate
+                // from one issued by a key the trust store lacks (JPKI's generations share the
+                // name): the issuer is not established, so the certificate is untrusted.
                 match candidates.iter().copied().find(|&i| self.verify_with(i, scheme, cert).is_ok()) {
                     Some(i) => i,
                     None => {
                         return done(
-                            outcome::BAD_SIGNATURE,
-                            "signature does not verify with any trusted CA key of the issuer's name (no authorityKeyIdentifier)".into(),
+                            outcome::UNTRUSTED,
+                            "no authorityKeyIdentifier, and no trusted CA key of the issuer's name verifies the signature".into(),
                             None,
                         )
                     }
