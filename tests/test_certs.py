@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import serialization
 import jpki_fast
 from jpki_fast import _core, certs, ingest, open_store, synth
 from jpki_fast.trust import TrustStore
-from conftest import AUTH_OU, FIXTURES, NOW, NOW_ISO, SIGN_OU, days_ago, make_ca, make_crl, partition_name, partition_text
+from test_ingest import REASON_NAME
+from conftest import FIXTURES, NOW, NOW_ISO, SIGN_OU, days_ago, make_ca, make_crl, partition_name, partition_text
 
 R = x509.ReasonFlags
 REAL_CERT = FIXTURES / "auth_cert_sample.der"
@@ -41,17 +42,6 @@ REASONS = {
     0x1009: R.privilege_withdrawn,
     0x100A: R.aa_compromise,
     0x100F: None,
-}
-REASON_NAMES = {
-    R.unspecified: "unspecified",
-    R.key_compromise: "keyCompromise",
-    R.ca_compromise: "cACompromise",
-    R.affiliation_changed: "affiliationChanged",
-    R.superseded: "superseded",
-    R.cessation_of_operation: "cessationOfOperation",
-    R.certificate_hold: "certificateHold",
-    R.privilege_withdrawn: "privilegeWithdrawn",
-    R.aa_compromise: "aACompromise",
 }
 STALE_REVOKED = 0x2000  # on the stale Hakodate-shi CRL
 SIGN_REVOKED = 0x3000  # on the signing CA's Aomori-shi CRL
@@ -241,7 +231,7 @@ def test_good_authentication_certificate(pki, auth_ca, ee_keys):
 def test_revoked_with_each_reason(pki, auth_ca, ee_keys, serial):
     row = pki.check_certificates([issue(auth_ca, ee_keys[0], serial)], now=NOW).to_pylist()[0]
     assert row["status"] == "revoked"
-    assert row["reason"] == (REASON_NAMES[REASONS[serial]] if REASONS[serial] else None)
+    assert row["reason"] == (REASON_NAME[REASONS[serial]] if REASONS[serial] else None)
     assert row["revocation_date"] == days_ago(10)
 
 

@@ -442,7 +442,10 @@ class _StoreContext:
                 if key not in newest or this_update > newest[key]:
                     newest[key] = this_update
                     self.holder[key] = row
-        self.store = weakref.ref(store)
+        # (issuer row, partition name) -> partition id, as store.partition_ids answers it (the
+        # snapshot never changes, so each pair is asked once: a single login then costs no scan
+        # of the partition table).
+        self.partition_id: dict[tuple[int, str | None], int] = {}
 
     def revocation_row(self, anchor: int, name: str | None) -> int:
         """The issuer row whose revocation data covers a certificate of CA key ``anchor`` in
@@ -468,14 +471,17 @@ class _StoreContext:
         pair = anchors.astype(np.int64) * (len(dictionary) + 1) + (name_index + 1)
         unique, inverse = np.unique(pair, return_inverse=True)
         rows = np.empty(len(unique), dtype=np.uint16)
-        pair_names: list[str | None] = []
+        pairs: list[tuple[int, str | None]] = []
         for u, key in enumerate(unique.tolist()):
             anchor, k = divmod(key, len(dictionary) + 1)
             name = None if k == 0 else dictionary[k - 1]
-            pair_names.append(name)
             rows[u] = _UNKNOWN_ISSUER if anchor == _UNKNOWN_ISSUER else self.revocation_row(anchor, name)
-        ids = store.partition_ids(rows.astype(np.int64), pair_names) if len(unique) else np.empty(0, np.uint16)
-        ids = np.where(rows == _UNKNOWN_ISSUER, _ISSUER_WIDE, ids).astype(np.uint16)
+            pairs.append((int(rows[u]), name))
+        unseen = [p for p in dict.fromkeys(pairs) if p not in self.partition_id and p[0] != _UNKNOWN_ISSUER]
+        if unseen:
+            found = store.partition_ids(np.array([r for r, _ in unseen], np.int64), [name for _, name in unseen])
+            self.partition_id.update(zip(unseen, found.tolist()))
+        ids = np.array([_ISSUER_WIDE if r == _UNKNOWN_ISSUER else self.partition_id[(r, name)] for r, name in pairs], np.uint16)
         return (rows[inverse].reshape(n), ids[inverse].reshape(n))
 
 

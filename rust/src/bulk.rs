@@ -95,13 +95,28 @@ pub fn parse_keys(scheme: Scheme, keys: &[&[u8]]) -> Vec<Result<ParsedPublicKey,
         .collect()
 }
 
+/// One optional byte string per row (an Arrow binary column; None for a null).
+pub type Rows<'a> = [Option<&'a [u8]>];
+
+/// A generated key pair: (PKCS#8 private key DER, SubjectPublicKeyInfo DER).
+pub type KeyPairDer = (Vec<u8>, Vec<u8>);
+
+/// Signatures to verify beside certificate checks: row i's signature over row i's message or
+/// digest, under `scheme`, with certificate i's key.
+#[derive(Clone, Copy)]
+pub struct SignedRows<'a> {
+    pub scheme: Scheme,
+    pub signed: Signed<'a>,
+    pub signatures: &'a Rows<'a>,
+}
+
 /// What the signatures are over.
 #[derive(Clone, Copy)]
 pub enum Signed<'a> {
     /// The messages themselves (hashed here).
-    Messages(&'a [Option<&'a [u8]>]),
+    Messages(&'a Rows<'a>),
     /// Digests of the messages under the scheme's hash.
-    Digests(&'a [Option<&'a [u8]>]),
+    Digests(&'a Rows<'a>),
 }
 
 impl<'a> Signed<'a> {
@@ -148,7 +163,7 @@ pub fn verify_rows(
     keys: &[&[u8]],
     key_of_row: &[u32],
     signed: Signed<'_>,
-    signatures: &[Option<&[u8]>],
+    signatures: &Rows<'_>,
 ) -> Result<Vec<bool>, (usize, String)> {
     let n = signatures.len();
     if signed.len() != n || key_of_row.len() != n {
@@ -187,27 +202,32 @@ pub struct CertCheck {
 /// `signed`, whether `signatures[i]` over row i verifies with certificate i's own key.
 pub fn check_certificates(
     anchors: &Anchors,
-    certs: &[Option<&[u8]>],
+    certs: &Rows<'_>,
     now: i64,
     purpose: Purpose,
     allow_test: bool,
-    signed: Option<(Scheme, Signed<'_>, &[Option<&[u8]>])>,
+    signed: Option<SignedRows<'_>>,
 ) -> Result<Vec<CertCheck>, (usize, String)> {
-    if let Some((scheme, s, sigs)) = &signed {
-        if s.len() != certs.len() || sigs.len() != certs.len() {
+    if let Some(s) = &signed {
+        if s.signed.len() != certs.len() || s.signatures.len() != certs.len() {
             return Err((
                 0,
-                format!("{} certificates, {} signed items and {} signatures: give one of each per row", certs.len(), s.len(), sigs.len()),
+                format!(
+                    "{} certificates, {} signed items and {} signatures: give one of each per row",
+                    certs.len(),
+                    s.signed.len(),
+                    s.signatures.len()
+                ),
             ));
         }
-        scheme.parameters().ok_or_else(|| (0, format!("unsupported scheme {}", scheme.name())))?;
-        s.check(scheme.hash)?;
+        s.scheme.parameters().ok_or_else(|| (0, format!("unsupported scheme {}", s.scheme.name())))?;
+        s.signed.check(s.scheme.hash)?;
     }
     Ok(certs
         .par_iter()
         .with_min_len(MIN_ROWS_PER_TASK)
         .enumerate()
-        .map(|(i, input)| check_one(anchors, *input, now, purpose, allow_test, signed.as_ref().map(|(sc, s, sig)| (*sc, *s, sig[i])), i))
+        .map(|(i, input)| check_one(anchors, *input, now, purpose, allow_test, signed.as_ref(), i))
         .collect())
 }
 
@@ -217,7 +237,7 @@ fn check_one(
     now: i64,
     purpose: Purpose,
     allow_test: bool,
-    signed: Option<(Scheme, Signed<'_>, Option<&[u8]>)>,
+    signed: Option<&SignedRows<'_>>,
     row: usize,
 ) -> CertCheck {
     let malformed = |detail: String| CertCheck {
@@ -238,13 +258,10 @@ fn check_one(
         Err(e) => return malformed(e.to_string()),
     };
     let validation = anchors.validate(&c, now, purpose, allow_test);
-    let signature_valid = match signed {
-        Some((scheme, s, sig)) => match signature::parse_key(scheme, c.spki) {
-            Ok(key) => s.verify(row, &key, scheme.hash, sig),
-            Err(_) => false,
-        },
-        None => false,
-    };
+    let signature_valid = signed.is_some_and(|s| match signature::parse_key(s.scheme, c.spki) {
+        Ok(key) => s.signed.verify(row, &key, s.scheme.hash, s.signatures[row]),
+        Err(_) => false,
+    });
     CertCheck {
         validation,
         serial: c.serial.to_vec(),
@@ -260,7 +277,7 @@ fn check_one(
 
 /// Generates `n` RSA key pairs of `bits` (2048, 3072, 4096 or 8192) in parallel. Returns
 /// (PKCS#8 private key DER, SubjectPublicKeyInfo DER) per key.
-pub fn generate_rsa_keys(n: usize, bits: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+pub fn generate_rsa_keys(n: usize, bits: usize) -> Result<Vec<KeyPairDer>, String> {
     let size = match bits {
         2048 => KeySize::Rsa2048,
         3072 => KeySize::Rsa3072,

@@ -441,9 +441,16 @@ impl<'a> Certificate<'a> {
             match choice.tag {
                 // fullName [0] GeneralNames
                 t if t == tag::context_constructed(0) => {
-                    let text = general_names_text(&choice).map_err(|e| CertError { field: FIELD, what: e.to_string() })?;
+                    let first = first_directory_name(&choice)?;
+                    let mut names = choice.reader();
+                    let lone = names.read().is_ok() && names.is_empty();
+                    // One directory name (JPKI's case) is its own text: render it once.
+                    let text = match (&first, lone) {
+                        (Some(name), true) => name.clone(),
+                        _ => general_names_text(&choice).map_err(|e| CertError { field: FIELD, what: e.to_string() })?,
+                    };
                     if self.partition.is_none() {
-                        self.partition = first_directory_name(&choice)?;
+                        self.partition = first;
                     }
                     self.crl_distribution_points.push(text);
                 }

@@ -7,6 +7,8 @@
 //! directory name, so it must be deterministic: attribute values are decoded from their string
 //! type, and `,`, `+`, `=` and `\` inside values are escaped with a backslash.
 
+use std::borrow::Cow;
+
 use crate::der::{self, tag, Reader, Tlv};
 
 const KNOWN_ATTRIBUTES: &[(&[u8], &str)] = &[
@@ -25,35 +27,40 @@ const KNOWN_ATTRIBUTES: &[(&[u8], &str)] = &[
     (&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01], "emailAddress"),
 ];
 
-fn attribute_name(oid: &[u8]) -> String {
-    KNOWN_ATTRIBUTES
-        .iter()
-        .find(|(k, _)| *k == oid)
-        .map(|(_, n)| n.to_string())
-        .unwrap_or_else(|| der::oid_to_string(oid))
+fn attribute_name(oid: &[u8]) -> Cow<'static, str> {
+    match KNOWN_ATTRIBUTES.iter().find(|(k, _)| *k == oid) {
+        Some((_, name)) => Cow::Borrowed(name),
+        None => Cow::Owned(der::oid_to_string(oid)),
+    }
 }
 
 /// Decodes a directory string value to Unicode text.
 pub fn directory_string(tlv: &Tlv<'_>) -> der::Result<String> {
+    string_value(tlv).map(Cow::into_owned)
+}
+
+/// [`directory_string`], borrowing the value where its encoding already is UTF-8 (UTF8String,
+/// PrintableString, IA5String: every JPKI name), so rendering a name allocates nothing per value.
+fn string_value<'a>(tlv: &Tlv<'a>) -> der::Result<Cow<'a, str>> {
     let v = tlv.value;
     let invalid = |kind: &str| der::DerError { offset: tlv.offset, what: format!("invalid {kind} in a name") };
     match tlv.tag {
-        tag::UTF8_STRING => String::from_utf8(v.to_vec()).map_err(|_| invalid("UTF8String")),
+        tag::UTF8_STRING => std::str::from_utf8(v).map(Cow::Borrowed).map_err(|_| invalid("UTF8String")),
         tag::PRINTABLE_STRING | tag::IA5_STRING => {
             if v.is_ascii() {
-                Ok(String::from_utf8(v.to_vec()).expect("ASCII is UTF-8"))
+                Ok(Cow::Borrowed(std::str::from_utf8(v).expect("ASCII is UTF-8")))
             } else {
                 Err(invalid("PrintableString/IA5String"))
             }
         }
         // T61String: treated as Latin-1, which is what it holds in practice.
-        tag::T61_STRING => Ok(v.iter().map(|&b| b as char).collect()),
+        tag::T61_STRING => Ok(Cow::Owned(v.iter().map(|&b| b as char).collect())),
         tag::BMP_STRING => {
             if v.len() % 2 != 0 {
                 return Err(invalid("BMPString"));
             }
             let units: Vec<u16> = v.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
-            String::from_utf16(&units).map_err(|_| invalid("BMPString"))
+            String::from_utf16(&units).map(Cow::Owned).map_err(|_| invalid("BMPString"))
         }
         tag::UNIVERSAL_STRING => {
             if v.len() % 4 != 0 {
@@ -61,9 +68,10 @@ pub fn directory_string(tlv: &Tlv<'_>) -> der::Result<String> {
             }
             v.chunks_exact(4)
                 .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])).ok_or_else(|| invalid("UniversalString")))
-                .collect()
+                .collect::<der::Result<String>>()
+                .map(Cow::Owned)
         }
-        _ => Ok(format!("#{}", hex_upper(tlv.raw))),
+        _ => Ok(Cow::Owned(format!("#{}", hex_upper(tlv.raw)))),
     }
 }
 
@@ -78,6 +86,10 @@ pub fn hex_upper(bytes: &[u8]) -> String {
 }
 
 fn escape_into(out: &mut String, value: &str) {
+    if !value.contains([',', '+', '=', '\\']) {
+        out.push_str(value);
+        return;
+    }
     for ch in value.chars() {
         if matches!(ch, ',' | '+' | '=' | '\\') {
             out.push('\\');
@@ -103,7 +115,7 @@ fn rdn_into(out: &mut String, rdn: &Tlv<'_>) -> der::Result<()> {
         first = false;
         out.push_str(&attribute_name(oid.value));
         out.push('=');
-        escape_into(out, &directory_string(&value)?);
+        escape_into(out, &string_value(&value)?);
     }
     Ok(())
 }

@@ -12,11 +12,17 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::bulk::{self, Signed};
+use crate::bulk::{self, Signed, SignedRows};
 use crate::cert::{self, usage, Anchors, CaKind, Certificate, Purpose};
 use crate::names::hex_upper;
 use crate::pybuf::Held;
 use crate::signature::{HashAlg, Padding, Scheme};
+
+/// `(offsets, data, length, offset, large, validity)` as `jpki_fast.certs._buffers` passes them.
+type BufferTuple<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, usize, usize, bool, Option<Bound<'py, PyAny>>);
+
+/// A trusted key as `jpki_fast.certs` passes it: (key_id, certificate DER, kind, test_hierarchy).
+type AnchorTuple = (Vec<u8>, Vec<u8>, Option<String>, bool);
 
 /// The buffers of one Arrow binary (or string) array, held while Rust reads them.
 struct Binary {
@@ -32,14 +38,7 @@ struct Binary {
 impl Binary {
     fn get(arg: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Binary> {
         let t = arg.cast::<PyTuple>().map_err(|_| PyValueError::new_err(format!("{name}: expected an Arrow buffer tuple")))?;
-        let (offsets, data, length, offset, large, validity): (
-            Bound<'_, PyAny>,
-            Bound<'_, PyAny>,
-            usize,
-            usize,
-            bool,
-            Option<Bound<'_, PyAny>>,
-        ) = t.extract()?;
+        let (offsets, data, length, offset, large, validity): BufferTuple<'_> = t.extract()?;
         Ok(Binary {
             offsets: Held::get(&offsets, name)?,
             data: Held::get(&data, name)?,
@@ -55,17 +54,16 @@ impl Binary {
     fn rows(&self) -> PyResult<Vec<Option<&[u8]>>> {
         let data = self.data.bytes();
         let bad = |what: &str| PyValueError::new_err(format!("{}: {what}", self.name));
-        let span = |i: usize| -> PyResult<(usize, usize)> {
-            if self.large {
-                let o: &[i64] = self.offsets.slice()?;
-                let (a, b) = (*o.get(i).ok_or_else(|| bad("offsets buffer too short"))?, *o.get(i + 1).ok_or_else(|| bad("offsets buffer too short"))?);
-                Ok((usize::try_from(a).map_err(|_| bad("negative offset"))?, usize::try_from(b).map_err(|_| bad("negative offset"))?))
-            } else {
-                let o: &[i32] = self.offsets.slice()?;
-                let (a, b) = (*o.get(i).ok_or_else(|| bad("offsets buffer too short"))?, *o.get(i + 1).ok_or_else(|| bad("offsets buffer too short"))?);
-                Ok((usize::try_from(a).map_err(|_| bad("negative offset"))?, usize::try_from(b).map_err(|_| bad("negative offset"))?))
-            }
-        };
+        // Offsets as usize, whatever their width (int32, or int64 for large arrays).
+        let offsets: Vec<usize> = if self.large {
+            self.offsets.slice::<i64>()?.iter().map(|&o| usize::try_from(o)).collect::<Result<_, _>>()
+        } else {
+            self.offsets.slice::<i32>()?.iter().map(|&o| usize::try_from(o)).collect::<Result<_, _>>()
+        }
+        .map_err(|_| bad("negative offset"))?;
+        if offsets.len() < self.offset + self.length + 1 {
+            return Err(bad("offsets buffer too short"));
+        }
         let validity = self.validity.as_ref().map(|v| v.bytes());
         let mut out = Vec::with_capacity(self.length);
         for row in 0..self.length {
@@ -76,8 +74,7 @@ impl Binary {
                     continue;
                 }
             }
-            let (a, b) = span(i)?;
-            out.push(Some(data.get(a..b).ok_or_else(|| bad("offsets out of range"))?));
+            out.push(Some(data.get(offsets[i]..offsets[i + 1]).ok_or_else(|| bad("offsets out of range"))?));
         }
         Ok(out)
     }
@@ -117,7 +114,7 @@ struct TrustAnchors {
 #[pymethods]
 impl TrustAnchors {
     #[new]
-    fn new(anchors: Vec<(Vec<u8>, Vec<u8>, Option<String>, bool)>) -> PyResult<TrustAnchors> {
+    fn new(anchors: Vec<AnchorTuple>) -> PyResult<TrustAnchors> {
         let list = anchors.into_iter().map(|(kid, der, kind, test)| (kid, der, CaKind::from_name(kind.as_deref()), test)).collect();
         Ok(TrustAnchors { inner: Anchors::new(list).map_err(PyValueError::new_err)? })
     }
@@ -322,7 +319,11 @@ fn check_certificates<'py>(
     let checks = py
         .detach(|| {
             let signed = match (&signed_rows, &sig_rows) {
-                (Some(s), Some(sig)) => Some((scheme, if prehashed { Signed::Digests(s) } else { Signed::Messages(s) }, sig.as_slice())),
+                (Some(s), Some(sig)) => Some(SignedRows {
+                    scheme,
+                    signed: if prehashed { Signed::Digests(s) } else { Signed::Messages(s) },
+                    signatures: sig,
+                }),
                 _ => None,
             };
             bulk::check_certificates(inner, &cert_rows, now, purpose, allow_test, signed)
