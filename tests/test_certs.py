@@ -284,6 +284,23 @@ def test_tampered_certificate_has_a_bad_signature(pki, auth_ca, stranger_ca, ee_
     assert out.column("reason").to_pylist() == [None, None]
 
 
+def test_sha1_signed_certificates_are_refused(pki, auth_ca, ee_keys):
+    """A valid SHA-1 signature by the right CA key is still refused (collisions)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    der = issue(auth_ca, ee_keys[0], 0x32)
+    sha256_oid, sha1_oid = bytes.fromhex("2a864886f70d01010b"), bytes.fromhex("2a864886f70d010105")
+    assert der.count(sha256_oid) == 2
+    patched = der.replace(sha256_oid, sha1_oid)
+    tbs = x509.load_der_x509_certificate(patched).tbs_certificate_bytes
+    signature = auth_ca.key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    sha1_cert = patched[: -len(signature)] + signature
+    assert jpki_fast.parse_certificates(sha1_cert).column("signature_algorithm").to_pylist() == ["sha1WithRSAEncryption"]
+    out = pki.check_certificates([sha1_cert], now=NOW).to_pylist()[0]
+    assert out["status"] == "bad_signature" and "SHA-1" in out["detail"]
+
+
 def test_tampered_revoked_certificate_is_not_reported_revoked(pki, auth_ca, stranger_ca, ee_keys):
     """A forged certificate carrying a revoked serial says bad_signature: nothing it says counts."""
     forged = issue(auth_ca, ee_keys[0], 0x1004, signing_key=stranger_ca.key)

@@ -22,6 +22,7 @@ Statuses, in order of precedence (the first that applies is reported):
                     certificate's authority key identifier), or it is from the JPKI test
                     hierarchy (``O=JPKI-TEST``) and that was not allowed
 ``bad_signature``   the CA's signature over the certificate does not verify: tampered or forged
+                    (a SHA-1 signature is refused too: SHA-1 collisions make it forgeable)
 ``revoked``         on a current CRL of its CA (with ``reason`` and ``revocation_date``)
 ``expired``         past its notAfter at ``now``
 ``not_yet_valid``   before its notBefore at ``now``

@@ -799,6 +799,11 @@ impl Anchors {
             return done(outcome::MALFORMED, format!("unsupported critical extension {oid} (RFC 5280 §4.2: must be rejected)"), None);
         }
         let scheme = match &cert.scheme {
+            // SHA-1 certificate signatures can be forged by chosen-prefix collisions; JPKI has
+            // signed with SHA-256 since its 2015 generation.
+            Ok(s) if s.hash == HashAlg::Sha1 => {
+                return done(outcome::BAD_SIGNATURE, format!("{} is not accepted for certificates (SHA-1 collisions)", s.name()), None)
+            }
             Ok(s) => *s,
             Err(e) => return done(outcome::BAD_SIGNATURE, format!("cannot verify the certificate's signature: {e}"), None),
         };
