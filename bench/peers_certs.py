@@ -241,7 +241,7 @@ def report(m: str, sig: dict, speed: float, logins: dict) -> str:
         "| what | inputs | time | rate |\n|---|---|---|---|\n"
         f"| `jpki_fast.verify_signatures` ({cores} cores) | {sig['n']:,} RSA-2048 SHA-256 signatures, 64 keys | {sig['ours_s']:.3f} s | **{ours:,.0f} /s** |\n"
         f"| `jpki_fast.verify_signatures`, 1 core (`RAYON_NUM_THREADS=1`) | same | {sig['one_core_s']:.3f} s | {one:,.0f} /s |\n"
-        f"| pyca/cryptography `public_key.verify` in a Python loop | same | {sig['pyca_s']:.3f} s | {pyca:,.0f} /s |\n"
+        f"| pyca/cryptography `public_key.verify` in a Python loop (one thread) | same | {sig['pyca_s']:.3f} s | {pyca:,.0f} /s |\n"
         f"| `openssl speed -seconds 3 rsa2048` (verify, 1 core) | | | {speed:,.0f} /s |\n"
         f"| `Store.verify_logins` ({cores} cores) | {logins['n']:,} logins (certificate + challenge + signature), store of {ENTRIES:,} entries in {logins['partitions']:,} partition CRLs | {logins['logins_s']:.3f} s | **{login_rate:,.0f} /s** |\n"
         f"| `Store.check_certificates` (no challenge) | {logins['n']:,} certificates | {logins['check_s']:.3f} s | {logins['n'] / logins['check_s']:,.0f} /s |\n"
