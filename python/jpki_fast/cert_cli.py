@@ -65,7 +65,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Runs ``cert-status`` for parsed arguments; returns the exit status."""
     from .certs import check_certificates, load_certificates
-    from .cli import jsonl_lines
+    from .tableio import jsonl_lines
     from .store import open_store
 
     to_epoch(args.now)  # validates --now before any work
