@@ -378,51 +378,44 @@ impl<'a> Certificate<'a> {
                 return fail("extensions", format!("extension {} appears twice", der::oid_to_string(ext.oid)));
             }
             seen.push(ext.oid);
-            let mut v = ext.value.reader();
-            let field = match ext.oid {
-                EXT_KEY_USAGE => "keyUsage",
-                EXT_EXTENDED_KEY_USAGE => "extendedKeyUsage",
-                EXT_BASIC_CONSTRAINTS => "basicConstraints",
-                EXT_CERTIFICATE_POLICIES => "certificatePolicies",
-                EXT_AUTHORITY_KEY_ID => "authorityKeyIdentifier",
-                EXT_SUBJECT_KEY_ID => "subjectKeyIdentifier",
-                EXT_CRL_DISTRIBUTION_POINTS => "cRLDistributionPoints",
-                EXT_AUTHORITY_INFO_ACCESS => "authorityInfoAccess",
-                EXT_SUBJECT_ALT_NAME => "subjectAltName",
-                EXT_ISSUER_ALT_NAME => continue, // understood, nothing a verifier needs
-                other => {
-                    if ext.critical {
-                        self.unknown_critical.push(der::oid_to_string(other));
-                    }
-                    continue;
-                }
+            // The extension's one DER value, its errors named after the extension.
+            let value = |field: &'static str| -> Result<Tlv<'a>, CertError> {
+                let mut v = ext.value.reader();
+                let value = v.read().field(field)?;
+                v.finish("extension value").field(field)?;
+                Ok(value)
             };
-            let value = v.read().field(field)?;
-            v.finish("extension value").field(field)?;
             match ext.oid {
-                EXT_KEY_USAGE => self.key_usage = Some(parse_key_usage(&value)?),
-                EXT_EXTENDED_KEY_USAGE => self.extended_key_usage = Some(parse_eku(&value)?),
-                EXT_BASIC_CONSTRAINTS => self.basic_constraints = Some(parse_basic_constraints(&value)?),
-                EXT_CERTIFICATE_POLICIES => self.policies = parse_policies(&value)?,
+                EXT_KEY_USAGE => self.key_usage = Some(parse_key_usage(&value("keyUsage")?)?),
+                EXT_EXTENDED_KEY_USAGE => self.extended_key_usage = Some(parse_eku(&value("extendedKeyUsage")?)?),
+                EXT_BASIC_CONSTRAINTS => self.basic_constraints = Some(parse_basic_constraints(&value("basicConstraints")?)?),
+                EXT_CERTIFICATE_POLICIES => self.policies = parse_policies(&value("certificatePolicies")?)?,
                 EXT_AUTHORITY_KEY_ID => {
-                    let mut a = value.expect(tag::SEQUENCE, field).field(field)?.reader();
-                    if let Some(kid) = a.read_optional(tag::context_primitive(0)).field(field)? {
+                    const FIELD: &str = "authorityKeyIdentifier";
+                    let mut a = value(FIELD)?.expect(tag::SEQUENCE, FIELD).field(FIELD)?.reader();
+                    if let Some(kid) = a.read_optional(tag::context_primitive(0)).field(FIELD)? {
                         self.authority_key_id = Some(kid.value);
                     }
                     // authorityCertIssuer [1] and authorityCertSerialNumber [2]: identify the
                     // issuer by name and serial, which JPKI's key generations make ambiguous;
                     // only the key identifier is used.
-                    a.read_optional(tag::context_constructed(1)).field(field)?;
-                    a.read_optional(tag::context_primitive(2)).field(field)?;
-                    a.finish(field).field(field)?;
+                    a.read_optional(tag::context_constructed(1)).field(FIELD)?;
+                    a.read_optional(tag::context_primitive(2)).field(FIELD)?;
+                    a.finish(FIELD).field(FIELD)?;
                 }
                 EXT_SUBJECT_KEY_ID => {
-                    self.subject_key_id = Some(value.expect(tag::OCTET_STRING, field).field(field)?.value);
+                    const FIELD: &str = "subjectKeyIdentifier";
+                    self.subject_key_id = Some(value(FIELD)?.expect(tag::OCTET_STRING, FIELD).field(FIELD)?.value);
                 }
-                EXT_CRL_DISTRIBUTION_POINTS => self.parse_crl_distribution_points(&value)?,
-                EXT_AUTHORITY_INFO_ACCESS => self.parse_aia(&value)?,
-                EXT_SUBJECT_ALT_NAME => self.basic_four_facts = parse_jpki_facts(&value)?,
-                _ => unreachable!("every handled extension has a field name above"),
+                EXT_CRL_DISTRIBUTION_POINTS => self.parse_crl_distribution_points(&value("cRLDistributionPoints")?)?,
+                EXT_AUTHORITY_INFO_ACCESS => self.parse_aia(&value("authorityInfoAccess")?)?,
+                EXT_SUBJECT_ALT_NAME => self.basic_four_facts = parse_jpki_facts(&value("subjectAltName")?)?,
+                EXT_ISSUER_ALT_NAME => {} // understood, nothing a verifier needs
+                other => {
+                    if ext.critical {
+                        self.unknown_critical.push(der::oid_to_string(other));
+                    }
+                }
             }
         }
         Ok(())
