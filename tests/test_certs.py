@@ -585,3 +585,47 @@ def test_cert_status_usage_errors(pki, ws, tmp_path, capsys):
     assert main(["cert-status", "--store", str(ws.store), str(tmp_path / "bad.pem")]) == 2
     assert "no matching END line" in capsys.readouterr().err
     assert main(["cert-status", "--store", str(tmp_path / "nostore"), str(tmp_path / "bad.pem")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Several keys of one CA: the newest partition CRL decides, but never against the issuing key.
+
+
+@pytest.fixture
+def two_keys(ws, auth_ca, auth_ca_old):
+    """Both generations publish a Sapporo-shi-Minami-ku CRL; the 2023 key's is newer."""
+    ws.add_ca(auth_ca)
+    ws.add_ca(auth_ca_old)
+    old_update = INGESTED_AT - dt.timedelta(hours=6)
+    ws.write_crl("new/sapporo.crl", make_crl(auth_ca, [], **FRESH))
+    ws.write_crl("old/sapporo.crl", make_crl(auth_ca_old, [(0x31, days_ago(30), R.key_compromise, None)],
+                                             this_update=old_update, next_update=NOW - dt.timedelta(hours=1)))
+    ingest(ws.trust, ws.crls, ws.store, now=INGESTED_AT)
+    return ws
+
+
+def test_revocation_by_the_issuing_key_counts_even_when_another_key_holds_the_newer_crl(two_keys, auth_ca_old, ee_keys):
+    store = open_store(two_keys.store)
+    row = store.check_certificates([issue(auth_ca_old, ee_keys[0], 0x31)], now=INGESTED_AT).to_pylist()[0]
+    assert row["status"] == "revoked" and row["reason"] == "keyCompromise"
+
+
+def test_a_stale_crl_of_the_issuing_key_makes_its_certificates_stale(two_keys, auth_ca, auth_ca_old, ee_keys):
+    store = open_store(two_keys.store)
+    out = store.check_certificates([issue(auth_ca_old, ee_keys[0], 0x32), issue(auth_ca, ee_keys[0], 0x33)], now=NOW)
+    # The 2019 key's own CRL for the partition expired an hour ago; the 2023 key's is fresh.
+    assert statuses(out) == ["stale", "good"]
+    assert statuses(store.check_certificates([issue(auth_ca_old, ee_keys[0], 0x32)], now=INGESTED_AT)) == ["good"]
+
+
+def test_a_revoked_ca_key_revokes_its_certificates_checked_on_a_newer_keys_crl(ws, auth_ca, auth_ca_old, ee_keys):
+    ws.add_ca(auth_ca)
+    ws.add_ca(auth_ca_old)
+    ws.write_crl("new/sapporo.crl", make_crl(auth_ca, [], **FRESH))
+    ws.write_crl("old/arl.crl", make_crl(auth_ca_old, [(auth_ca_old.cert.serial_number, days_ago(3), R.ca_compromise, None)],
+                                         partition=None, only_ca_certs=True, **FRESH))
+    ingest(ws.trust, ws.crls, ws.store, now=INGESTED_AT)
+    store = open_store(ws.store)
+    out = store.check_certificates([issue(auth_ca_old, ee_keys[0], 0x40), issue(auth_ca, ee_keys[0], 0x41)], now=NOW).to_pylist()
+    assert [r["status"] for r in out] == ["revoked", "good"]
+    assert out[0]["reason"] == "cACompromise"

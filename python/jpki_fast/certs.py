@@ -52,9 +52,11 @@ Freshness is judged on the certificate's own partition only (its CRL distributio
 directory name, e.g. ``C=JP, O=JPKI, OU=JPKI for user authentication, OU=CRL Distribution
 Points, OU=Hokkaido, CN=Sapporo-shi-Minami-ku CRLDP``): another partition being stale does not
 make it stale, and a fresh other partition does not make it good. JPKI's three key generations of
-a CA share one name and one serial space; the CRL of a partition may be signed by a newer key than
-the one that issued the certificate, so revocation is looked up in the partition's CRL from any
-trusted key of the certificate's CA (same name), the newest CRL of that partition deciding.
+a CA share one name; the CRL of a partition may be signed by a newer key than the one that issued
+the certificate, so the newest CRL of the partition from any trusted key of the certificate's CA
+(same name) is consulted. It never overrides the issuing key itself (fail closed): if that key's
+own CRLs list the serial, or an authority revocation list revoked the key, the certificate is
+revoked; and if the key publishes a CRL for the partition, it must be fresh too.
 
 The basic 4 facts (name, address, date of birth, sex) of a signing certificate are personal data:
 :func:`parse_certificates` gives them only when asked (``personal_data=True``), and
@@ -462,9 +464,11 @@ class _StoreContext:
             return next((r for r in self.members[g] if self.has_crls[r]), anchor)
         return anchor
 
-    def lookup_rows(self, store: "Store", anchors: np.ndarray, names: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: the issuer row to look the serial up under and its partition id, computed
-        once per distinct (anchor, partition) pair."""
+    def lookup_rows(self, store: "Store", anchors: np.ndarray, names: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: the issuer row holding the newest CRL of the certificate's partition, that
+        row's partition id, and the partition id under the issuing key itself
+        (``MISSING_PARTITION`` when that key publishes no CRL for it); each distinct (anchor,
+        partition) pair is computed once."""
         n = len(anchors)
         encoded = pc.dictionary_encode(names)
         name_index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -472,18 +476,23 @@ class _StoreContext:
         pair = anchors.astype(np.int64) * (len(dictionary) + 1) + (name_index + 1)
         unique, inverse = np.unique(pair, return_inverse=True)
         rows = np.empty(len(unique), dtype=np.uint16)
-        pairs: list[tuple[int, str | None]] = []
+        holder_pairs: list[tuple[int, str | None]] = []
+        own_pairs: list[tuple[int, str | None]] = []
         for u, key in enumerate(unique.tolist()):
             anchor, k = divmod(key, len(dictionary) + 1)
             name = None if k == 0 else dictionary[k - 1]
             rows[u] = _UNKNOWN_ISSUER if anchor == _UNKNOWN_ISSUER else self.revocation_row(anchor, name)
-            pairs.append((int(rows[u]), name))
-        unseen = [p for p in dict.fromkeys(pairs) if p not in self.partition_id and p[0] != _UNKNOWN_ISSUER]
+            holder_pairs.append((int(rows[u]), name))
+            own_pairs.append((int(anchor), name))
+        unseen = [p for p in dict.fromkeys(holder_pairs + own_pairs) if p not in self.partition_id and p[0] != _UNKNOWN_ISSUER]
         if unseen:
             found = store.partition_ids(np.array([r for r, _ in unseen], np.int64), [name for _, name in unseen])
             self.partition_id.update(zip(unseen, found.tolist()))
-        ids = np.array([_ISSUER_WIDE if r == _UNKNOWN_ISSUER else self.partition_id[(r, name)] for r, name in pairs], np.uint16)
-        return (rows[inverse].reshape(n), ids[inverse].reshape(n))
+
+        def ids(pairs):
+            return np.array([_ISSUER_WIDE if r == _UNKNOWN_ISSUER else self.partition_id[(r, nm)] for r, nm in pairs], np.uint16)
+
+        return rows[inverse].reshape(n), ids(holder_pairs)[inverse].reshape(n), ids(own_pairs)[inverse].reshape(n)
 
 
 _CONTEXTS: "weakref.WeakKeyDictionary[Store, _StoreContext]" = weakref.WeakKeyDictionary()
@@ -531,12 +540,30 @@ def _check(
     # Rows whose chain failed are looked up under "unknown issuer" (cheap, ignored below).
     lookup_anchor = np.where(final, _UNKNOWN_ISSUER, anchor).astype(np.uint16)
     partition = pa.array(out["partition"], pa.string())
-    rows, part_ids = ctx.lookup_rows(store, lookup_anchor, partition)
+    rows, part_ids, own_part_ids = ctx.lookup_rows(store, lookup_anchor, partition)
     serial_array = pa.Array.from_buffers(
         pa.binary(), n, [None, pa.py_buffer(out["serial_offsets"]), pa.py_buffer(out["serial_data"])]
     )
     batch = normalize(serial_array) if n else SerialBatch(np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
     revocation = store.check_normalized(batch, rows, now_s, provenance=provenance, partitions=part_ids)
+    elsewhere = rows != lookup_anchor
+    if elsewhere.any():
+        # Fail closed when the newest CRL of the partition comes from another key of the CA:
+        # the issuing key's own answer also counts. It decides if it says revoked (its CRL, or
+        # an ARL revoking the key itself), and if it publishes CRLs for this partition, they
+        # must be fresh too for the certificate to be good.
+        own = store.check_normalized(batch, lookup_anchor, now_s, provenance=provenance, partitions=own_part_ids)
+        own_code = own.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False)
+        held_code = revocation.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False)
+        revoked_code, stale_code = 1, 2  # store.STATUSES order: good, revoked, stale, unknown
+        own_covers = own_part_ids != _MISSING_PARTITION
+        use_own = elsewhere & (
+            (own_code == revoked_code) | ((held_code != revoked_code) & own_covers & (own_code == stale_code))
+        )
+        if use_own.any():
+            picks = pa.array(np.where(use_own, np.arange(n) + n, np.arange(n)))
+            revocation = pa.concat_tables([revocation, own]).take(picks)
+            part_ids = np.where(use_own, own_part_ids, part_ids)
 
     store_status = revocation.column("status").combine_chunks()
     store_names = store_status.dictionary.to_pylist()
