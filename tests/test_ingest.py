@@ -219,6 +219,8 @@ BAD_CASES = {
     "delta": ("delta_crl", "delta CRL"),
     "unknown_critical": ("unknown_critical_extension", "unknown critical CRL extension 1.2.3.4.5"),
     "expired": ("expired", "expired"),
+    "pem_truncated": ("malformed", "no matching END line"),
+    "pem_certificate": ("not_a_crl", "without a '-----BEGIN X509 CRL-----' block"),
 }
 
 
@@ -241,6 +243,11 @@ def _bad_crl(case, auth_ca, stranger_ca):
     if case == "unknown_critical":
         ext = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4.5"), b"\x05\x00")
         return make_crl(auth_ca, [], number=5, extra_extensions=[(ext, True)])
+    if case == "pem_truncated":
+        pem = x509.load_der_x509_crl(good).public_bytes(serialization.Encoding.PEM)
+        return pem[: len(pem) // 2]
+    if case == "pem_certificate":
+        return auth_ca.pem()
     if case == "expired":
         return make_crl(auth_ca, [], number=5, this_update=NOW - dt.timedelta(days=3), next_update=NOW - dt.timedelta(days=1))
     raise AssertionError(case)

@@ -12,10 +12,9 @@
 
 use std::fmt;
 
-use crate::der::{self, tag, Reader, Tlv};
+use crate::der::{self, read_extension, tag, Reader, Tlv};
 use crate::names;
 use crate::serial::MAX_SERIAL_OCTETS;
-use crate::synth::push_len;
 use crate::signature::{self, Scheme, SignatureError};
 
 /// Why a CRL was refused. `kind()` gives a stable machine-readable name.
@@ -168,26 +167,6 @@ const ENTRY_EXT_HOLD_INSTRUCTION: &[u8] = &[0x55, 0x1D, 0x17];
 const ENTRY_EXT_INVALIDITY_DATE: &[u8] = &[0x55, 0x1D, 0x18];
 const ENTRY_EXT_CERTIFICATE_ISSUER: &[u8] = &[0x55, 0x1D, 0x1D];
 
-/// One `Extension` (§4.1): id, criticality, the contents of extnValue.
-struct Extension<'a> {
-    oid: &'a [u8],
-    critical: bool,
-    value: Tlv<'a>,
-}
-
-fn read_extension<'a>(r: &mut Reader<'a>) -> der::Result<Extension<'a>> {
-    let ext = r.read_tag(tag::SEQUENCE, "Extension")?;
-    let mut e = ext.reader();
-    let oid = e.read_tag(tag::OID, "extnID")?;
-    let critical = match e.read_optional(tag::BOOLEAN)? {
-        Some(b) => der::boolean(&b, "critical")?,
-        None => false,
-    };
-    let value = e.read_tag(tag::OCTET_STRING, "extnValue")?;
-    e.finish("Extension")?;
-    Ok(Extension { oid: oid.value, critical, value })
-}
-
 impl<'a> Crl<'a> {
     /// Parses the CertificateList structure and its header. Entries are validated later, by
     /// [`Crl::for_each_entry`].
@@ -306,15 +285,7 @@ impl<'a> Crl<'a> {
                 // fullName [0] GeneralNames
                 t if t == tag::context_constructed(0) => general_names_text(&choice)?,
                 // nameRelativeToCRLIssuer [1] RelativeDistinguishedName: appended to the issuer
-                t if t == tag::context_constructed(1) => {
-                    let mut rdn = vec![tag::SEQUENCE];
-                    let mut set = vec![tag::SET];
-                    push_len(&mut set, choice.value.len());
-                    set.extend_from_slice(choice.value);
-                    push_len(&mut rdn, set.len());
-                    rdn.extend(set);
-                    format!("{}, {}", self.issuer, names::name_der_to_string(&rdn)?)
-                }
+                t if t == tag::context_constructed(1) => format!("{}, {}", self.issuer, names::rdn_to_string(&choice)?),
                 t => return Err(CrlError::Malformed(format!("unknown DistributionPointName choice 0x{t:02X}"))),
             });
         }
@@ -506,26 +477,17 @@ pub fn general_names_text(names_tlv: &Tlv<'_>) -> Result<String, CrlError> {
     Ok(parts.join("; "))
 }
 
-/// Extracts the DER of a CRL from file contents: DER as is, or the first
-/// `-----BEGIN X509 CRL-----` block of a PEM file.
+/// Extracts the DER of a CRL from file contents: DER as is, or the one
+/// `-----BEGIN X509 CRL-----` block of a PEM file (other blocks are ignored).
 pub fn decode_file(contents: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CrlError> {
-    use base64::Engine;
-    let trimmed = contents.trim_ascii_start();
-    if !trimmed.starts_with(b"-----BEGIN") {
+    if !der::looks_like_pem(contents) {
         return Ok(std::borrow::Cow::Borrowed(contents));
     }
-    const BEGIN: &[u8] = b"-----BEGIN X509 CRL-----";
-    const END: &[u8] = b"-----END X509 CRL-----";
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    let start = find(contents, BEGIN).ok_or_else(|| CrlError::NotACrl("PEM file without a '-----BEGIN X509 CRL-----' block".into()))?
-        + BEGIN.len();
-    let end = find(&contents[start..], END).ok_or_else(|| CrlError::Malformed("PEM block without its END line (truncated file?)".into()))?;
-    let body: Vec<u8> = contents[start..start + end].iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
-    if find(&contents[start + end + END.len()..], BEGIN).is_some() {
-        return Err(CrlError::Malformed("more than one CRL in one PEM file".into()));
+    let blocks = der::pem_blocks(contents).map_err(|e| CrlError::Malformed(format!("invalid PEM: {e}")))?;
+    let mut crls = blocks.into_iter().filter(|(label, _)| label == "X509 CRL").map(|(_, der)| der);
+    match (crls.next(), crls.next()) {
+        (None, _) => Err(CrlError::NotACrl("PEM file without a '-----BEGIN X509 CRL-----' block".into())),
+        (Some(_), Some(_)) => Err(CrlError::Malformed("more than one CRL in one PEM file".into())),
+        (Some(der), None) => Ok(std::borrow::Cow::Owned(der)),
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(&body)
-        .map(std::borrow::Cow::Owned)
-        .map_err(|e| CrlError::Malformed(format!("invalid base64 in PEM: {e}")))
 }
