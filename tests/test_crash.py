@@ -31,7 +31,7 @@ def days(tmp_path_factory):
         now = START + dt.timedelta(days=d)
         path = root / f"day{d}"
         synth.generate(path, entries=20_000 + 1_000 * d, partitions=25, seed=0, now=now,
-                       ca_from=None if d == 0 else root / "day0")
+                       ca_from=None if d == 0 else root / "day0", certs=0)
         out.append((path, now))
     return out
 

@@ -27,7 +27,7 @@ from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vec
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "data"
-    synth.generate(out, entries=20_000, partitions=20, seed=7, now=NOW)
+    synth.generate(out, entries=20_000, partitions=20, seed=7, now=NOW, certs=0)
     return out
 
 
@@ -245,12 +245,12 @@ def test_serials_are_a_random_subset_of_a_sequential_range(dataset):
 
 def test_same_seed_and_keys_give_identical_files(dataset, tmp_path):
     again = tmp_path / "again"
-    synth.generate(again, entries=20_000, partitions=20, seed=7, now=NOW, ca_from=dataset)
+    synth.generate(again, entries=20_000, partitions=20, seed=7, now=NOW, ca_from=dataset, certs=0)
     for p in synth.read_partitions(dataset).to_pylist():
         assert (again / p["path"]).read_bytes() == (dataset / p["path"]).read_bytes()
     assert synth.read_truth(again).equals(synth.read_truth(dataset))
     other = tmp_path / "other"
-    synth.generate(other, entries=20_000, partitions=20, seed=8, now=NOW, ca_from=dataset)
+    synth.generate(other, entries=20_000, partitions=20, seed=8, now=NOW, ca_from=dataset, certs=0)
     assert synth.read_truth(other).column("serial") != synth.read_truth(dataset).column("serial")
 
 
@@ -261,7 +261,7 @@ def test_same_seed_and_keys_give_identical_files(dataset, tmp_path):
 @pytest.mark.parametrize("serial_bytes", [1, 4, 8, 9, 20])
 def test_serial_widths_round_trip(dataset, tmp_path, serial_bytes):
     out = tmp_path / f"w{serial_bytes}"
-    summary = synth.generate(out, entries=120, partitions=3, serial_bytes=serial_bytes, now=NOW, ca_from=dataset)
+    summary = synth.generate(out, entries=120, partitions=3, serial_bytes=serial_bytes, now=NOW, ca_from=dataset, certs=0)
     assert summary["entries"] == 120
     truth = synth.read_truth(out).to_pylist()
     assert all(len(r["serial"]) == 2 * serial_bytes for r in truth)
@@ -275,7 +275,7 @@ def test_serial_widths_round_trip(dataset, tmp_path, serial_bytes):
 
 def test_too_many_entries_for_the_serial_width_is_refused(tmp_path):
     with pytest.raises(ValueError, match="do not fit in 1-octet serials"):
-        synth.generate(tmp_path / "x", entries=1000, partitions=3, serial_bytes=1, now=NOW)
+        synth.generate(tmp_path / "x", entries=1000, partitions=3, serial_bytes=1, now=NOW, certs=0)
     assert not (tmp_path / "x").exists()
 
 
@@ -424,13 +424,13 @@ def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, kwargs, 
 def test_a_foreign_directory_is_not_overwritten(tmp_path):
     (tmp_path / "mine.txt").write_text("precious")
     with pytest.raises(ValueError, match="not a dataset made by `jpki-fast synth`"):
-        synth.generate(tmp_path, entries=10, partitions=2, now=NOW)
+        synth.generate(tmp_path, entries=10, partitions=2, now=NOW, certs=0)
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
 
 
 def test_a_failed_run_leaves_the_previous_dataset_as_it_was(dataset, tmp_path, monkeypatch):
     out = tmp_path / "data"
-    synth.generate(out, entries=100, partitions=2, now=NOW, ca_from=dataset)
+    synth.generate(out, entries=100, partitions=2, now=NOW, ca_from=dataset, certs=0)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     class Failing:
@@ -440,7 +440,7 @@ def test_a_failed_run_leaves_the_previous_dataset_as_it_was(dataset, tmp_path, m
 
     monkeypatch.setattr(synth, "_core", Failing)
     with pytest.raises(OSError, match="disk full"):
-        synth.generate(out, entries=200, partitions=3, now=NOW, ca_from=dataset)
+        synth.generate(out, entries=200, partitions=3, now=NOW, ca_from=dataset, certs=0)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no partial build left
@@ -448,8 +448,8 @@ def test_a_failed_run_leaves_the_previous_dataset_as_it_was(dataset, tmp_path, m
 
 def test_regenerating_replaces_an_earlier_dataset(dataset, tmp_path):
     out = tmp_path / "data"
-    synth.generate(out, entries=100, partitions=4, now=NOW, ca_from=dataset)
-    synth.generate(out, entries=50, partitions=2, now=NOW, ca_from=out)
+    synth.generate(out, entries=100, partitions=4, now=NOW, ca_from=dataset, certs=0)
+    synth.generate(out, entries=50, partitions=2, now=NOW, ca_from=out, certs=0)
     assert synth.read_partitions(out).num_rows == 4
     assert len(list((out / "crls").rglob("*.crl"))) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
