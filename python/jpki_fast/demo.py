@@ -5,6 +5,9 @@
 2. ``jpki-fast ingest``: verify every CRL and publish a snapshot.
 3. Checks: a few serials one by one (revoked with each kind of reason, good, unknown issuer),
    then a batch of a million.
+4. Certificates: the synthetic end-entity certificates checked (path validation + revocation
+   in their own partition), logins verified (signature over a challenge + status), and the real
+   JPKI sample certificate, which must come out untrusted (its CA generation is not trusted).
 
 Usage: ``python -m jpki_fast.demo [DIR] [--entries N]`` (default DIR: demo-data).
 """
@@ -28,6 +31,32 @@ NOW = "2026-11-26T09:00:00Z"
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
+
+
+def _demo_logins(data: Path, certs, ders, rows, store) -> dict:
+    """Signs a fresh challenge with each authentication certificate's key, as the card would,
+    tampers with every fourth signature, and verifies them all in one call."""
+    import os
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    keys = {}
+    challenges, signatures, chosen = [], [], []
+    for i in rows:
+        key_path = data / certs.column("key_path")[i].as_py()
+        if key_path not in keys:
+            pem = b"".join(l + b"\n" for l in key_path.read_bytes().splitlines() if not l.startswith(b"#"))
+            keys[key_path] = serialization.load_pem_private_key(pem, password=None)
+        challenge = os.urandom(32)
+        signature = keys[key_path].sign(challenge, padding.PKCS1v15(), hashes.SHA256())
+        if len(chosen) % 4 == 3:
+            signature = bytes([signature[0] ^ 1]) + signature[1:]
+        challenges.append(challenge)
+        signatures.append(signature)
+        chosen.append(ders[i])
+    out = store.verify_logins(chosen, challenges, signatures, now=NOW)
+    return {c["values"]: c["counts"] for c in out.column("decision").value_counts().to_pylist()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,10 +112,25 @@ def main(argv: list[str] | None = None) -> int:
     counts = {c["values"]: c["counts"] for c in out.column("status").value_counts().to_pylist()}
     _say(f"\n   batch: {n:,} serials checked in {seconds * 1e3:.0f} ms ({n / seconds / 1e6:.0f} million/s): {counts}")
 
+    _say("\n== 4. certificates and logins")
+    certs = synth.read_certs(data)
+    ders = [(data / p).read_bytes() for p in certs.column("path").to_pylist()]
+    result = store.check_certificates(ders, now=NOW)
+    counts = {c["values"]: c["counts"] for c in result.column("status").value_counts().to_pylist()}
+    _say(f"   {len(ders)} synthetic certificates: {counts}")
+    auth = [i for i, k in enumerate(certs.column("kind").to_pylist()) if k == "auth"]
+    logins = _demo_logins(data, certs, ders, auth, store)
+    _say(f"   {sum(logins.values())} logins (the card signs a random challenge; every fourth signature tampered): {logins}")
+    sample = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "jpki" / "auth_cert_sample.der"
+    if sample.is_file():
+        row = store.check_certificates([sample.read_bytes()], now=NOW).to_pylist()[0]
+        _say(f"   real JPKI sample certificate (serial {row['serial']}): {row['status']} ({row['detail']})")
+
     _say("\n== try next")
     _say(f"   .venv/bin/jpki-fast check --store {store_dir} --issuer auth_ca_2023 054CFCD8 --provenance --now {NOW}")
     _say(f"   .venv/bin/jpki-fast info --store {store_dir} --now {NOW}")
     _say(f"   .venv/bin/jpki-fast verify-store {store_dir}")
+    _say(f"   .venv/bin/jpki-fast cert-status --store {store_dir} --now {NOW} {data}/certs/auth/*.der")
     return 0
 
 
