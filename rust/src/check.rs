@@ -149,6 +149,7 @@ pub fn check(
     let n = short.len();
     let nb = n.div_ceil(8);
     let with_invalidity = views.iter().flatten().any(|v| v.has_invalidity());
+    let t = std::time::Instant::now();
     let mut out = CheckOutput {
         status: uninit_vec(n),
         reason: uninit_vec(n),
@@ -204,6 +205,8 @@ pub fn check(
             (status, reason, date, date_valid, reason_valid) = (s1, r1, d1, dv1, rv1);
             start += len;
         }
+        crate::trace("check: allocate", t);
+        let t = std::time::Instant::now();
         let counts: Vec<[u64; 4]> = tasks
             .into_par_iter()
             .map(|(start, mut slices)| {
@@ -216,6 +219,7 @@ pub fn check(
                 *total += n;
             }
         }
+        crate::trace("check: lookups", t);
     }
     // Long serials are rare: redo those rows one by one.
     for &(row, key) in long {
@@ -282,6 +286,14 @@ fn check_chunk_with<F: Fn(usize) -> u16>(
     // time to arrive.
     let mut rows = [[NOT_FOUND; G]; 2];
     let mut pending: Option<(usize, usize)> = None; // (start, length) of the group to decide
+    // The common case, one known issuer for all rows and no per-row partitions: every miss has
+    // the same answer, decided once.
+    let uniform = match (issuers_constant(&issuer_of, len), partitions) {
+        (Some(i), None) if coverage.issuer_revoked.get(i as usize).is_some_and(|r| r.is_none()) => {
+            views[i as usize].as_ref().map(|v| (v, if coverage.issuer_fresh[i as usize] { GOOD } else { STALE }))
+        }
+        _ => None,
+    };
     let mut g0 = 0;
     let mut parity = 0;
     while g0 < len || pending.is_some() {
@@ -303,12 +315,83 @@ fn check_chunk_with<F: Fn(usize) -> u16>(
             g0 += g;
         }
         if let Some((p0, pg)) = pending {
-            decide_group(&issuer_of, views, partitions, start, coverage, out, &rows[parity ^ 1], p0, pg, &mut counts);
+            match uniform {
+                Some((view, miss)) => decide_group_uniform(view, miss, out, &rows[parity ^ 1], p0, pg, &mut counts),
+                None => decide_group(&issuer_of, views, partitions, start, coverage, out, &rows[parity ^ 1], p0, pg, &mut counts),
+            }
         }
         pending = next;
         parity ^= 1;
     }
     counts
+}
+
+/// The issuer of every row, when the closure is constant over the chunk (the `Issuers::All`
+/// case is compiled to a constant; per-row issuers are checked).
+#[inline(always)]
+fn issuers_constant<F: Fn(usize) -> u16>(issuer_of: &F, len: usize) -> Option<u16> {
+    let first = issuer_of(0);
+    (0..len).all(|i| issuer_of(i) == first).then_some(first)
+}
+
+/// [`decide_group`] for one known, unrevoked issuer without per-row partitions: a hit is
+/// revoked with its payload, a miss gets `miss` (good or stale).
+#[inline(always)]
+fn decide_group_uniform(
+    view: &IssuerView<'_>,
+    miss: u8,
+    out: &mut Slices<'_>,
+    rows: &[u32; G],
+    g0: usize,
+    g: usize,
+    counts: &mut [u64; 4],
+) {
+    let mut j = 0;
+    while j < g {
+        let mut hit_bits = 0u8;
+        let mut reason_bits = 0u8;
+        let mut inv_bits = 0u8;
+        let byte_rows = 8.min(g - j);
+        for b in 0..byte_rows {
+            let i = g0 + j + b;
+            let row = rows[j + b];
+            if row == NOT_FOUND {
+                out.status[i] = miss;
+                out.reason[i] = 0;
+                out.date[i] = 0;
+                if let Some((dates, _)) = &mut out.invalidity {
+                    dates[i] = 0;
+                }
+                if let Some(p) = &mut out.partition {
+                    p[i] = ISSUER_WIDE;
+                }
+            } else {
+                let h = view.hit_short(row);
+                out.status[i] = REVOKED;
+                out.reason[i] = if h.reason == NO_REASON { 0 } else { h.reason };
+                out.date[i] = h.date as i64;
+                hit_bits |= 1 << b;
+                reason_bits |= ((h.reason != NO_REASON) as u8) << b;
+                if let Some((dates, _)) = &mut out.invalidity {
+                    dates[i] = h.invalidity.unwrap_or(0);
+                    inv_bits |= (h.invalidity.is_some() as u8) << b;
+                }
+                if let Some(p) = &mut out.partition {
+                    p[i] = h.partition;
+                }
+            }
+        }
+        let revoked = hit_bits.count_ones() as u64;
+        counts[REVOKED as usize] += revoked;
+        counts[miss as usize] += byte_rows as u64 - revoked;
+        let byte = (g0 + j) / 8;
+        out.date_valid[byte] = hit_bits;
+        out.reason_valid[byte] = reason_bits;
+        if let Some((_, valid)) = &mut out.invalidity {
+            valid[byte] = inv_bits;
+        }
+        j += byte_rows;
+    }
 }
 
 /// Decides and writes the rows `g0..g0+g` of a chunk, eight rows (one bitmap byte) at a time.

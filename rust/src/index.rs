@@ -218,8 +218,9 @@ fn build_lookup(out: &mut IssuerColumns) {
     let base = s[0];
     let range = s[n - 1] - base;
     out.dir_base = base;
-    let words = (range / 64 + 1) as usize;
-    let blocks = words.div_ceil(WORDS_PER_BLOCK);
+    // Whole blocks only, so a rank never reads past the bitmap (the padding bits are zero).
+    let blocks = ((range / 64 + 1) as usize).div_ceil(WORDS_PER_BLOCK);
+    let words = blocks * WORDS_PER_BLOCK;
     let bitmap_bits = words as u64 * 64 + (blocks as u64 + 1) * 32;
     if range < u64::MAX / 2 && bitmap_bits <= BITMAP_MAX_BITS_PER_ENTRY * n as u64 {
         let mut bitmap = vec![0u64; words];
@@ -321,8 +322,8 @@ impl<'a> IssuerView<'a> {
         }
         if !self.bitmap.is_empty() {
             // Every rank must equal the bits before it, so a rank can never point past `n`.
-            let blocks = self.bitmap.len().div_ceil(WORDS_PER_BLOCK);
-            if self.ranks.len() != blocks + 1 || !self.directory.is_empty() {
+            let blocks = self.bitmap.len() / WORDS_PER_BLOCK;
+            if self.bitmap.len() % WORDS_PER_BLOCK != 0 || self.ranks.len() != blocks + 1 || !self.directory.is_empty() {
                 return Err("bitmap and ranks do not match".into());
             }
             let mut total = 0u32;
@@ -401,9 +402,13 @@ impl<'a> IssuerView<'a> {
                 return (0, 0);
             }
             let block = w / WORDS_PER_BLOCK;
+            let first = block * WORDS_PER_BLOCK;
+            let words: &[u64; WORDS_PER_BLOCK] = self.bitmap[first..first + WORDS_PER_BLOCK].try_into().expect("whole blocks");
+            // Branch-free: a data-dependent loop length would mispredict on every lookup.
+            let before = w - first;
             let mut row = self.ranks[block];
-            for &earlier in &self.bitmap[block * WORDS_PER_BLOCK..w] {
-                row += earlier.count_ones();
+            for (i, &x) in words.iter().enumerate() {
+                row += (x & ((i < before) as u64).wrapping_neg()).count_ones();
             }
             row += (word & ((1u64 << bit) - 1)).count_ones();
             self.prefetch_row(row as usize);
