@@ -38,10 +38,17 @@ def daily(entries: int = 10_000_000, partitions: int = 1900) -> Path:
     return path
 
 
+def _read_key(path: Path):
+    from cryptography.hazmat.primitives import serialization
+
+    pem = b"".join(l + b"\n" for l in path.read_bytes().splitlines() if not l.startswith(b"#"))
+    return serialization.load_pem_private_key(pem, password=None)
+
+
 def single(entries: int = 10_000_000, seed: int = 1) -> Path:
     """One CRL with ``entries`` entries (roughly sequential 4-byte serials, shuffled)."""
     path = DATA / f"single-{entries}"
-    stamp = {"kind": "single", "entries": entries, "seed": seed, "now": NOW}
+    stamp = {"kind": "single", "entries": entries, "seed": seed, "now": NOW, "columns": 2}
     if _stamp_ok(path, stamp):
         return path
     synth.generate(path, entries=1000, partitions=1, now=NOW)
@@ -59,10 +66,7 @@ def single(entries: int = 10_000_000, seed: int = 1) -> Path:
         np.array([4, 5, 3, 6, 1, 0, 255], np.uint8), size=entries, p=[0.45, 0.25, 0.1, 0.1, 0.02, 0.03, 0.05]
     ).astype(np.uint8)
     cert = x509.load_pem_x509_certificate((path / "trust" / "auth_ca_2023.pem").read_bytes())
-    key = serialization.load_pem_private_key(
-        b"".join(l + b"\n" for l in (path / "keys" / "auth_ca_2023.pem").read_bytes().splitlines() if not l.startswith(b"#")),
-        password=None,
-    )
+    key = _read_key(path / "keys" / "auth_ca_2023.pem")
     der = _core.encode_crl(
         key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
         cert.subject.public_bytes(),
@@ -77,5 +81,46 @@ def single(entries: int = 10_000_000, seed: int = 1) -> Path:
     )
     (path / "crls" / "single.crl").write_bytes(der)
     np.save(path / "serials.npy", serials)
+    np.save(path / "times.npy", times)
+    np.save(path / "reasons.npy", reason)
+    (path / "bench-stamp.json").write_text(json.dumps(stamp))
+    return path
+
+
+def single_next_day(entries: int = 10_000_000, churn: float = 0.01) -> Path:
+    """The day after :func:`single`: the same CRL with ``churn`` of its entries dropped (expired
+    certificates) and as many newly revoked ones added; CRL number and times one day later.
+    Returns a directory with its own crls/ (the trust store is :func:`single`'s)."""
+    from cryptography import x509
+
+    base = single(entries)
+    path = DATA / f"single-{entries}-next"
+    stamp = {"kind": "single-next", "entries": entries, "churn": churn, "now": NOW}
+    if _stamp_ok(path, stamp):
+        return path
+    rng = np.random.default_rng(99)
+    serials, times, reasons = (np.load(base / f"{n}.npy") for n in ("serials", "times", "reasons"))
+    k = int(len(serials) * churn)
+    keep = np.ones(len(serials), bool)
+    keep[rng.choice(len(serials), k, replace=False)] = False
+    now = to_epoch(NOW) + 86400
+    top = int(serials.max())
+    added = np.arange(top + 1, top + 1 + 3 * k, 3, dtype=np.uint64)[:k]
+    serials = np.concatenate([serials[keep], added])
+    times = np.concatenate([times[keep], np.full(k, now - 7200, np.int64)])
+    reasons = np.concatenate([reasons[keep], np.full(k, 4, np.uint8)])
+    cert = x509.load_pem_x509_certificate((base / "trust" / "auth_ca_2023.pem").read_bytes())
+    key = _read_key(base / "keys" / "auth_ca_2023.pem")
+    from cryptography.hazmat.primitives import serialization
+
+    der = _core.encode_crl(
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        cert.subject.public_bytes(), now - 3 * 3600, now + 45 * 3600, serials, times, reason=reasons,
+        crl_number=(20261127).to_bytes(4, "big"),
+        authority_key_id=cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest,
+        distribution_point=synth._name_der(synth.partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku")),
+    )
+    (path / "crls").mkdir(parents=True, exist_ok=True)
+    (path / "crls" / "single.crl").write_bytes(der)
     (path / "bench-stamp.json").write_text(json.dumps(stamp))
     return path

@@ -26,15 +26,17 @@ CHANGES = ("added", "removed", "changed")
 _CHANGE_DICT = pa.array(CHANGES)
 _REASON_DICT = pa.array(REASONS)
 
+#: Issuer and partition columns are dictionary-encoded: a diff of millions of rows does not
+#: repeat a 90-character partition name per row.
 DIFF_SCHEMA = pa.schema(
     [
-        ("issuer", pa.string()),
+        ("issuer", pa.dictionary(pa.int16(), pa.string())),
         ("serial", pa.large_string()),
         ("change", pa.dictionary(pa.int8(), pa.string())),
-        ("partition", pa.string()),
+        ("partition", pa.dictionary(pa.int32(), pa.string())),
         ("reason", pa.dictionary(pa.int8(), pa.string())),
         ("revocation_date", UTC_SECONDS),
-        ("old_partition", pa.string()),
+        ("old_partition", pa.dictionary(pa.int32(), pa.string())),
         ("old_reason", pa.dictionary(pa.int8(), pa.string())),
         ("old_revocation_date", UTC_SECONDS),
     ]
@@ -93,11 +95,11 @@ def _resolve(root: Path, from_generation: int | None, to_generation: int | None)
     return from_store, to_store
 
 
-def _partition_keys(store: Store, names: dict[tuple, int]) -> dict[int, np.ndarray]:
-    """Per issuer index: partition id -> shared identity (issuer key id, name, kind)."""
+def _partition_keys(store: Store, names: dict[tuple, int]) -> np.ndarray:
+    """Partition id -> shared identity (issuer key id, name, kind), one per partition."""
     p = store.partitions()
     key_ids = store.issuer_table.column("key_id").to_pylist()
-    keys = np.zeros(max(p.num_rows, 1), dtype=np.uint32)
+    keys = np.zeros(p.num_rows, dtype=np.uint32)
     for pid, (iss, name, kind) in enumerate(
         zip(p.column("issuer_index").to_pylist(), p.column("name").to_pylist(), p.column("kind").to_pylist())
     ):
@@ -123,8 +125,12 @@ def diff(
     identities: dict[tuple, int] = {}
     old_keys = _partition_keys(old, identities)
     new_keys = _partition_keys(new, identities)
-    old_names = old.partitions().column("name").combine_chunks() if old.partitions().num_rows else pa.array([], pa.string())
-    new_names = new.partitions().column("name").combine_chunks() if new.partitions().num_rows else pa.array([], pa.string())
+    # One list of partition names for both sides: the old generation's, then the new one's.
+    names = pa.concat_arrays([
+        old.partitions().column("name").combine_chunks().cast(pa.string()) if old.partitions().num_rows else pa.array([], pa.string()),
+        new.partitions().column("name").combine_chunks().cast(pa.string()) if new.partitions().num_rows else pa.array([], pa.string()),
+    ])
+    n_old = old.partitions().num_rows
 
     old_ids = old.issuer_table.column("key_id").to_pylist()
     new_ids = new.issuer_table.column("key_id").to_pylist()
@@ -137,15 +143,16 @@ def diff(
         if kid not in new_ids:
             pairs.append((old_alias[i], i, None))
 
+    aliases = pa.array([alias for alias, _, _ in pairs], pa.string())
     tables = []
-    for alias, i, j in pairs:
+    for k, (alias, i, j) in enumerate(pairs):
         if i is None:  # an issuer new to the trust store: all its entries are added
-            d = _one_sided(new, j, removed=False)
+            d = _one_sided(new, j, removed=False, n_old=n_old)
         elif j is None:  # an issuer dropped from the trust store: all its entries are removed
-            d = _one_sided(old, i, removed=True)
+            d = _one_sided(old, i, removed=True, n_old=n_old)
         else:
             d = old._snapshot.diff(new._snapshot, i, j, old_keys, new_keys)
-        tables.append(_diff_table(alias, d, old_names, new_names))
+        tables.append(_diff_table(k, aliases, d, names))
     if not tables:
         return DIFF_SCHEMA.empty_table()
     return pa.concat_tables(tables).replace_schema_metadata(
@@ -169,51 +176,72 @@ def summarize(table: pa.Table) -> dict:
     return counts
 
 
-def _one_sided(store: Store, index: int, removed: bool) -> dict:
-    """A diff dict listing every entry of one issuer as added or removed."""
-    e = store._batches["entries.arrow"][index]
-    l = store._batches["long_entries.arrow"][index]
+def _one_sided(store: Store, index: int, removed: bool, n_old: int) -> dict:
+    """A diff dict listing every entry of one issuer as added or removed (an issuer that is in
+    one generation's trust store only)."""
     change = 1 if removed else 0
+    offset = 0 if removed else n_old
+    out: dict = {}
+    for prefix, name in (("", "entries.arrow"), ("long_", "long_entries.arrow")):
+        batch = store._batches[name][index]
+        n = batch.num_rows
+        times, parts, reasons = unpack_payload(batch.column(1))
+        serial = batch.column(0).buffers()[1]
+        out.update(
+            {
+                prefix + "count": n,
+                prefix + "serial": b"" if serial is None else serial,
+                prefix + "change": np.full(n, change, np.uint8),
+                prefix + "date": times.astype(np.int64),
+                prefix + "partition": parts.astype(np.uint32) + offset,
+                prefix + "reason": np.ascontiguousarray(reasons),
+                prefix + "changed_row": np.empty(0, np.uint32),
+                prefix + "old_date": np.empty(0, np.int64),
+                prefix + "old_partition": np.empty(0, np.uint32),
+                prefix + "old_reason": np.empty(0, np.uint8),
+            }
+        )
+    return out
 
-    def buf(array):
-        b = array.buffers()[1]
-        return b"" if b is None else b
 
-    return {
-        "count": e.num_rows,
-        "serial": buf(e.column(0)),
-        "change": np.full(e.num_rows, change, np.uint8),
-        "payload": buf(e.column(1)),
-        "in_new": np.full(e.num_rows, 0 if removed else 1, np.uint8),
-        "old_payload": buf(e.column(1)),
-        "long_count": l.num_rows,
-        "long_serial": buf(l.column(0)),
-        "long_change": np.full(l.num_rows, change, np.uint8),
-        "long_payload": buf(l.column(1)),
-        "long_in_new": np.full(l.num_rows, 0 if removed else 1, np.uint8),
-        "long_old_payload": buf(l.column(1)),
-    }
+def _u(buffer, dtype) -> np.ndarray:
+    return buffer if isinstance(buffer, np.ndarray) else np.frombuffer(buffer, dtype)
 
 
-def _decode(count: int, payload, in_new, old_names: pa.Array, new_names: pa.Array, keep: np.ndarray | None = None):
-    """(partition, reason, revocation_date) columns of packed payloads; rows where ``keep`` is
-    False come out null. ``in_new`` says which snapshot each payload's partition id refers to."""
-    arr = pa.Array.from_buffers(pa.binary(7), count, [None, pa.py_buffer(payload)])
-    times, parts, reasons = unpack_payload(arr)
-    keep = np.ones(count, bool) if keep is None else keep
-    new_side = np.frombuffer(in_new, np.uint8).astype(bool) if not isinstance(in_new, np.ndarray) else in_new.astype(bool)
-    names = pa.concat_arrays([old_names.cast(pa.string()), new_names.cast(pa.string())])
-    index = parts.astype(np.int64) + np.where(new_side, len(old_names), 0)
-    partition = names.take(pa.array(np.where(keep, index, 0), mask=~keep)) if len(names) else pa.nulls(count, pa.string())
-    has_reason = (reasons != 0xFF) & keep
-    reason = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(has_reason, reasons, 0).astype(np.int8), mask=~has_reason), _REASON_DICT
+def _facts(date: np.ndarray, partition: np.ndarray, reason: np.ndarray, names: pa.Array):
+    """(partition, reason, revocation_date) columns from decoded diff columns."""
+    has_reason = reason != 0xFF
+    return (
+        pa.DictionaryArray.from_arrays(pa.array(partition.view(np.int32)), names),
+        pa.DictionaryArray.from_arrays(pa.array(reason.view(np.int8), mask=~has_reason), _REASON_DICT),
+        pa.array(date, UTC_SECONDS),
     )
-    date = pa.array(times.astype(np.int64), UTC_SECONDS, mask=~keep)
-    return partition, reason, date
 
 
-def _diff_table(alias: str, d: dict, old_names: pa.Array, new_names: pa.Array) -> pa.Table:
+def _old_facts(n: int, d: dict, prefix: str, names: pa.Array):
+    """The old_* columns: what changed entries were; null for added and removed ones."""
+    rows = _u(d[prefix + "changed_row"], np.uint32)
+    if not len(rows):
+        nulls = pa.nulls(n, pa.int32())
+        return (
+            pa.DictionaryArray.from_arrays(nulls, names),
+            pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int8()), _REASON_DICT),
+            pa.nulls(n, UTC_SECONDS),
+        )
+    keep = np.zeros(n, bool)
+    keep[rows] = True
+    date, partition, reason = np.zeros(n, np.int64), np.zeros(n, np.uint32), np.full(n, 0xFF, np.uint8)
+    date[rows] = _u(d[prefix + "old_date"], np.int64)
+    partition[rows] = _u(d[prefix + "old_partition"], np.uint32)
+    reason[rows] = _u(d[prefix + "old_reason"], np.uint8)
+    return (
+        pa.DictionaryArray.from_arrays(pa.array(partition.view(np.int32), mask=~keep), names),
+        pa.DictionaryArray.from_arrays(pa.array(reason.view(np.int8), mask=reason == 0xFF), _REASON_DICT),
+        pa.array(date, UTC_SECONDS, mask=~keep),
+    )
+
+
+def _diff_table(issuer: int, aliases: pa.Array, d: dict, names: pa.Array) -> pa.Table:
     parts = []
     for prefix in ("", "long_"):
         n = d[prefix + "count"]
@@ -224,18 +252,17 @@ def _diff_table(alias: str, d: dict, old_names: pa.Array, new_names: pa.Array) -
             batch = SerialBatch(np.zeros(n, np.uint64), np.arange(n, dtype=np.uint32), keys)
         else:
             batch = SerialBatch(np.frombuffer(d["serial"], np.uint64), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
-        change_codes = np.frombuffer(d[prefix + "change"], np.uint8)
-        changed = change_codes == 2
-        partition, reason, date = _decode(n, d[prefix + "payload"], d[prefix + "in_new"], old_names, new_names)
-        old_partition, old_reason, old_date = _decode(
-            n, d[prefix + "old_payload"], np.zeros(n, np.uint8), old_names, new_names, keep=changed
+        change_codes = _u(d[prefix + "change"], np.uint8)
+        partition, reason, date = _facts(
+            _u(d[prefix + "date"], np.int64), _u(d[prefix + "partition"], np.uint32), _u(d[prefix + "reason"], np.uint8), names
         )
+        old_partition, old_reason, old_date = _old_facts(n, d, prefix, names)
         parts.append(
             pa.table(
                 {
-                    "issuer": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([alias])).cast(pa.string()),
+                    "issuer": pa.DictionaryArray.from_arrays(pa.array(np.full(n, issuer, np.int16)), aliases),
                     "serial": to_hex(batch),
-                    "change": pa.DictionaryArray.from_arrays(pa.array(change_codes.astype(np.int8)), _CHANGE_DICT),
+                    "change": pa.DictionaryArray.from_arrays(pa.array(change_codes.view(np.int8)), _CHANGE_DICT),
                     "partition": partition,
                     "reason": reason,
                     "revocation_date": date,

@@ -14,30 +14,87 @@ pub const ADDED: u8 = 0;
 pub const REMOVED: u8 = 1;
 pub const CHANGED: u8 = 2;
 
-/// Differences of short (<= 8 octet) serials, as columns.
+/// Differences as columns, one row per changed serial, sorted by serial. Partitions are given as
+/// indexes into the old snapshot's partitions (`0..n_old`) followed by the new one's
+/// (`n_old..`), so one list of names serves both sides.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ShortDiff {
-    pub serial: Vec<u64>,
+pub struct DiffColumns<K> {
+    pub serial: Vec<K>,
     pub change: Vec<u8>,
     /// The entry as it is now (added, changed) or was (removed).
-    pub payload: Vec<Payload>,
-    /// Whether the payload's partition id refers to the newer snapshot (else the older).
-    pub in_new: Vec<bool>,
-    /// For changed entries: the older payload (else equal to `payload`).
-    pub old_payload: Vec<Payload>,
+    pub date: Vec<i64>,
+    pub partition: Vec<u32>,
+    pub reason: Vec<u8>,
+    /// The rows (indexes into the columns above) of changed entries, and what they were.
+    pub changed_row: Vec<u32>,
+    pub old_date: Vec<i64>,
+    pub old_partition: Vec<u32>,
+    pub old_reason: Vec<u8>,
 }
 
-/// Differences of long serials.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct LongDiff {
-    pub serial: Vec<LongKey>,
-    pub change: Vec<u8>,
-    pub payload: Vec<Payload>,
-    pub in_new: Vec<bool>,
-    pub old_payload: Vec<Payload>,
+pub type ShortDiff = DiffColumns<u64>;
+pub type LongDiff = DiffColumns<LongKey>;
+
+impl<K: Copy> DiffColumns<K> {
+    fn with_capacity(n: usize) -> Self {
+        DiffColumns {
+            serial: Vec::with_capacity(n),
+            change: Vec::with_capacity(n),
+            date: Vec::with_capacity(n),
+            partition: Vec::with_capacity(n),
+            reason: Vec::with_capacity(n),
+            changed_row: Vec::new(),
+            old_date: Vec::new(),
+            old_partition: Vec::new(),
+            old_reason: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, serial: K, change: u8, now: (i64, u32, u8), was: Option<(i64, u32, u8)>) {
+        if let Some(was) = was {
+            self.changed_row.push(self.serial.len() as u32);
+            self.old_date.push(was.0);
+            self.old_partition.push(was.1);
+            self.old_reason.push(was.2);
+        }
+        self.serial.push(serial);
+        self.change.push(change);
+        self.date.push(now.0);
+        self.partition.push(now.1);
+        self.reason.push(now.2);
+    }
+
+    fn append(&mut self, other: Self) {
+        let base = self.serial.len() as u32;
+        self.changed_row.extend(other.changed_row.iter().map(|r| r + base));
+        self.serial.extend(other.serial);
+        self.change.extend(other.change);
+        self.date.extend(other.date);
+        self.partition.extend(other.partition);
+        self.reason.extend(other.reason);
+        self.old_date.extend(other.old_date);
+        self.old_partition.extend(other.old_partition);
+        self.old_reason.extend(other.old_reason);
+    }
+
+    pub fn len(&self) -> usize {
+        self.serial.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.serial.is_empty()
+    }
 }
 
 const SPLIT: usize = 1 << 18;
+
+/// One side's payload decoded, with its partition in the shared numbering.
+#[inline]
+fn facts(p: &Payload, offset: u32) -> (i64, u32, u8) {
+    let (date, partition, reason) = unpack(p);
+    (date as i64, partition as u32 + offset, reason)
+}
 
 /// Compares two payloads by identity: same date, reason, and partition key.
 #[inline]
@@ -47,9 +104,41 @@ fn same(old: &Payload, new: &Payload, old_key: &[u32], new_key: &[u32]) -> bool 
     od == nd && or == nr && old_key.get(op as usize) == new_key.get(np as usize)
 }
 
+/// Merges two sorted sides into diff rows.
+fn merge<K: Copy + Ord>(
+    os: &[K],
+    op: &[Payload],
+    ns: &[K],
+    np: &[Payload],
+    old_key: &[u32],
+    new_key: &[u32],
+    n_old: u32,
+) -> DiffColumns<K> {
+    let mut d = DiffColumns::with_capacity((os.len() + ns.len()) / 64 + 16);
+    let (mut i, mut j) = (0, 0);
+    while i < os.len() || j < ns.len() {
+        if j == ns.len() || (i < os.len() && os[i] < ns[j]) {
+            d.push(os[i], REMOVED, facts(&op[i], 0), None);
+            i += 1;
+        } else if i == os.len() || ns[j] < os[i] {
+            d.push(ns[j], ADDED, facts(&np[j], n_old), None);
+            j += 1;
+        } else {
+            if !same(&op[i], &np[j], old_key, new_key) {
+                d.push(ns[j], CHANGED, facts(&np[j], n_old), Some(facts(&op[i], 0)));
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    d
+}
+
 /// Diffs the short serials of two views. `old_key[p]` / `new_key[p]` map each side's partition
-/// ids to a shared identity (e.g. an index into the union of partition names).
+/// ids to a shared identity (e.g. an index into the union of partition names); `old_key.len()`
+/// is the old snapshot's number of partitions.
 pub fn diff_short(old: &IssuerView<'_>, new: &IssuerView<'_>, old_key: &[u32], new_key: &[u32]) -> ShortDiff {
+    let n_old = old_key.len() as u32;
     // Cut points: serial values that split the newer side into pieces of about SPLIT entries.
     let cuts: Vec<u64> = new.serials.iter().step_by(SPLIT).skip(1).copied().collect();
     let ranges = |s: &[u64]| -> Vec<(usize, usize)> {
@@ -58,85 +147,29 @@ pub fn diff_short(old: &IssuerView<'_>, new: &IssuerView<'_>, old_key: &[u32], n
         bounds.push(s.len());
         bounds.windows(2).map(|w| (w[0], w[1])).collect()
     };
-    let old_ranges = ranges(old.serials);
-    let new_ranges = ranges(new.serials);
-    let pieces: Vec<ShortDiff> = old_ranges
+    let pieces: Vec<ShortDiff> = ranges(old.serials)
         .into_par_iter()
-        .zip(new_ranges.into_par_iter())
+        .zip(ranges(new.serials).into_par_iter())
         .map(|((oa, ob), (na, nb))| {
-            let mut d = ShortDiff::default();
-            let (os, op) = (&old.serials[oa..ob], &old.payload[oa..ob]);
-            let (ns, np) = (&new.serials[na..nb], &new.payload[na..nb]);
-            let (mut i, mut j) = (0, 0);
-            let push = |d: &mut ShortDiff, serial, change, payload: Payload, in_new, old_payload: Payload| {
-                d.serial.push(serial);
-                d.change.push(change);
-                d.payload.push(payload);
-                d.in_new.push(in_new);
-                d.old_payload.push(old_payload);
-            };
-            while i < os.len() || j < ns.len() {
-                if j == ns.len() || (i < os.len() && os[i] < ns[j]) {
-                    push(&mut d, os[i], REMOVED, op[i], false, op[i]);
-                    i += 1;
-                } else if i == os.len() || ns[j] < os[i] {
-                    push(&mut d, ns[j], ADDED, np[j], true, np[j]);
-                    j += 1;
-                } else {
-                    if !same(&op[i], &np[j], old_key, new_key) {
-                        push(&mut d, ns[j], CHANGED, np[j], true, op[i]);
-                    }
-                    i += 1;
-                    j += 1;
-                }
-            }
-            d
+            merge(&old.serials[oa..ob], &old.payload[oa..ob], &new.serials[na..nb], &new.payload[na..nb], old_key, new_key, n_old)
         })
         .collect();
-    let mut out = ShortDiff::default();
+    let mut out = ShortDiff::with_capacity(pieces.iter().map(|p| p.len()).sum());
     for p in pieces {
-        out.serial.extend(p.serial);
-        out.change.extend(p.change);
-        out.payload.extend(p.payload);
-        out.in_new.extend(p.in_new);
-        out.old_payload.extend(p.old_payload);
+        out.append(p);
     }
     out
 }
 
 /// Diffs the long serials (few; sequential merge).
 pub fn diff_long(old: &IssuerView<'_>, new: &IssuerView<'_>, old_key: &[u32], new_key: &[u32]) -> LongDiff {
-    let mut d = LongDiff::default();
-    let (os, op, ns, np) = (old.long_serials, old.long_payload, new.long_serials, new.long_payload);
-    let (mut i, mut j) = (0, 0);
-    while i < os.len() || j < ns.len() {
-        let (serial, change, payload, in_new, old_payload) = if j == ns.len() || (i < os.len() && os[i] < ns[j]) {
-            i += 1;
-            (os[i - 1], REMOVED, op[i - 1], false, op[i - 1])
-        } else if i == os.len() || ns[j] < os[i] {
-            j += 1;
-            (ns[j - 1], ADDED, np[j - 1], true, np[j - 1])
-        } else {
-            i += 1;
-            j += 1;
-            if same(&op[i - 1], &np[j - 1], old_key, new_key) {
-                continue;
-            }
-            (ns[j - 1], CHANGED, np[j - 1], true, op[i - 1])
-        };
-        d.serial.push(serial);
-        d.change.push(change);
-        d.payload.push(payload);
-        d.in_new.push(in_new);
-        d.old_payload.push(old_payload);
-    }
-    d
+    merge(old.long_serials, old.long_payload, new.long_serials, new.long_payload, old_key, new_key, old_key.len() as u32)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{build, pack, Record};
+    use crate::index::{build, Record};
 
     fn rec(serial: u64, date: u32, partition: u16) -> Record {
         Record { serial, date, partition, reason: 4 }
@@ -152,9 +185,12 @@ mod tests {
         let d = diff_short(&old.view(), &new.view(), &old_key, &new_key);
         assert_eq!(d.serial, vec![1, 3, 4]);
         assert_eq!(d.change, vec![REMOVED, CHANGED, ADDED]);
-        assert_eq!(d.payload[1], pack(31, 0, 4));
-        assert_eq!(d.old_payload[1], pack(30, 1, 4));
-        assert_eq!(d.in_new, vec![false, true, true]);
+        // Removed: old partition 0; changed: now new partition 0 (index 2 + 0), was old 1.
+        assert_eq!((d.date[0], d.partition[0]), (10, 0));
+        assert_eq!((d.date[1], d.partition[1], d.reason[1]), (31, 2, 4));
+        assert_eq!(d.changed_row, vec![1]);
+        assert_eq!((d.old_date[0], d.old_partition[0], d.old_reason[0]), (30, 1, 4));
+        assert_eq!(d.partition[2], 2);
     }
 
     #[test]

@@ -225,6 +225,22 @@ fn anchors_from_py(anchors: Vec<AnchorTuple>) -> Vec<Anchor> {
         .collect()
 }
 
+/// The columns of a diff as (name, value) pairs for a Python dict.
+fn diff_columns<K: Copy + Send + Sync + 'static>(py: Python<'_>, d: crate::diff::DiffColumns<K>) -> PyResult<Vec<(&'static str, Py<PyAny>)>> {
+    Ok(vec![
+        ("count", d.serial.len().into_pyobject(py)?.into_any().unbind()),
+        ("serial", bytes(py, d.serial)?.into_any()),
+        ("change", bytes(py, d.change)?.into_any()),
+        ("date", bytes(py, d.date)?.into_any()),
+        ("partition", bytes(py, d.partition)?.into_any()),
+        ("reason", bytes(py, d.reason)?.into_any()),
+        ("changed_row", bytes(py, d.changed_row)?.into_any()),
+        ("old_date", bytes(py, d.old_date)?.into_any()),
+        ("old_partition", bytes(py, d.old_partition)?.into_any()),
+        ("old_reason", bytes(py, d.old_reason)?.into_any()),
+    ])
+}
+
 /// Reads, verifies and collects CRL files in parallel (GIL released).
 ///
 /// `anchors` are `(alias, key_id, subject_der, subject_text, spki_der, crl_sign)` tuples.
@@ -442,18 +458,11 @@ impl Snapshot {
         let (ok_s, nk_s): (&[u32], &[u32]) = (ok.slice()?, nk.slice()?);
         let (short, long) = py.detach(|| (crate::diff::diff_short(&o, &n, ok_s, nk_s), crate::diff::diff_long(&o, &n, ok_s, nk_s)));
         let d = PyDict::new(py);
-        d.set_item("count", short.serial.len())?;
-        d.set_item("serial", bytes(py, short.serial)?)?;
-        d.set_item("change", bytes(py, short.change)?)?;
-        d.set_item("payload", bytes(py, short.payload)?)?;
-        d.set_item("in_new", bytes(py, short.in_new.into_iter().map(u8::from).collect::<Vec<u8>>())?)?;
-        d.set_item("old_payload", bytes(py, short.old_payload)?)?;
-        d.set_item("long_count", long.serial.len())?;
-        d.set_item("long_serial", bytes(py, long.serial)?)?;
-        d.set_item("long_change", bytes(py, long.change)?)?;
-        d.set_item("long_payload", bytes(py, long.payload)?)?;
-        d.set_item("long_in_new", bytes(py, long.in_new.into_iter().map(u8::from).collect::<Vec<u8>>())?)?;
-        d.set_item("long_old_payload", bytes(py, long.old_payload)?)?;
+        for (prefix, columns) in [("", diff_columns(py, short)?), ("long_", diff_columns(py, long)?)] {
+            for (name, value) in columns {
+                d.set_item(format!("{prefix}{name}"), value)?;
+            }
+        }
         Ok(d)
     }
 
@@ -560,29 +569,7 @@ fn serials_to_hex<'py>(
         let ks: &[LongKey] = kh.slice()?;
         long = rs.iter().copied().zip(ks.iter().copied()).collect();
     }
-    let (offsets, data) = py.detach(|| {
-        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-        let mut offsets: Vec<i64> = Vec::with_capacity(s.len() + 1);
-        let mut data: Vec<u8> = Vec::with_capacity(s.len() * 8);
-        long.sort_unstable_by_key(|x| x.0);
-        let mut li = 0;
-        offsets.push(0);
-        for (row, &v) in s.iter().enumerate() {
-            if li < long.len() && long[li].0 as usize == row {
-                data.extend_from_slice(SerialKey::Long(long[li].1).to_hex().as_bytes());
-                li += 1;
-            } else {
-                let octets = if v == 0 { 1 } else { (64 - v.leading_zeros() as usize).div_ceil(8) };
-                for i in (0..octets).rev() {
-                    let b = (v >> (i * 8)) as u8;
-                    data.push(DIGITS[(b >> 4) as usize]);
-                    data.push(DIGITS[(b & 0xF) as usize]);
-                }
-            }
-            offsets.push(data.len() as i64);
-        }
-        (offsets, data)
-    });
+    let (offsets, data) = py.detach(|| hex_column(s, long));
     Ok((bytes(py, offsets)?, bytes(py, data)?))
 }
 
@@ -600,6 +587,72 @@ fn file_digests(py: Python<'_>, paths: Vec<String>) -> PyResult<Vec<String>> {
         .into_iter()
         .map(|r| r.map_err(pyo3::exceptions::PyOSError::new_err))
         .collect()
+}
+
+/// Canonical hex of many serials as an Arrow large_string (offsets, data), built on all cores:
+/// each chunk measures its rows, then writes its own slice of the data.
+fn hex_column(short: &[u64], mut long: Vec<(u32, LongKey)>) -> (Vec<i64>, Vec<u8>) {
+    use rayon::prelude::*;
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    const CHUNK: usize = 1 << 16;
+    long.sort_unstable_by_key(|x| x.0);
+    let long_text: std::collections::HashMap<usize, String> =
+        long.iter().map(|&(row, key)| (row as usize, SerialKey::Long(key).to_hex())).collect();
+    let width = |row: usize, v: u64| -> usize {
+        match long_text.get(&row) {
+            Some(t) => t.len(),
+            None => 2 * if v == 0 { 1 } else { (64 - v.leading_zeros() as usize).div_ceil(8) },
+        }
+    };
+    let n = short.len();
+    let mut offsets: Vec<i64> = crate::mem::uninit_vec(n + 1);
+    offsets[0] = 0;
+    // Pass 1: per-chunk lengths, then running starts.
+    let chunk_len: Vec<usize> = short
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, vs)| vs.iter().enumerate().map(|(k, &v)| width(c * CHUNK + k, v)).sum())
+        .collect();
+    let mut starts = Vec::with_capacity(chunk_len.len());
+    let mut total = 0usize;
+    for len in &chunk_len {
+        starts.push(total);
+        total += len;
+    }
+    let mut data: Vec<u8> = crate::mem::uninit_vec(total);
+    // Pass 2: each chunk writes its offsets and its slice of the data.
+    let mut data_slices = Vec::with_capacity(chunk_len.len());
+    let mut rest = data.as_mut_slice();
+    for len in &chunk_len {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(*len);
+        data_slices.push(head);
+        rest = tail;
+    }
+    short
+        .par_chunks(CHUNK)
+        .zip(offsets[1..].par_chunks_mut(CHUNK))
+        .zip(data_slices.into_par_iter())
+        .enumerate()
+        .for_each(|(c, ((vs, offs), out))| {
+            let mut pos = 0usize;
+            for (k, &v) in vs.iter().enumerate() {
+                let row = c * CHUNK + k;
+                if let Some(t) = long_text.get(&row) {
+                    out[pos..pos + t.len()].copy_from_slice(t.as_bytes());
+                    pos += t.len();
+                } else {
+                    let octets = if v == 0 { 1 } else { (64 - v.leading_zeros() as usize).div_ceil(8) };
+                    for i in (0..octets).rev() {
+                        let b = (v >> (i * 8)) as u8;
+                        out[pos] = DIGITS[(b >> 4) as usize];
+                        out[pos + 1] = DIGITS[(b & 0xF) as usize];
+                        pos += 2;
+                    }
+                }
+                offs[k] = (starts[c] + pos) as i64;
+            }
+        });
+    (offsets, data)
 }
 
 /// Number of worker threads rayon uses.
