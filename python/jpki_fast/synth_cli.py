@@ -17,7 +17,6 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from . import synth
 
 DESCRIPTION = """\
 Write a synthetic JPKI-like dataset to OUT: CA roots (trust/) and their synthetic keys (keys/),
@@ -110,6 +109,8 @@ def _certs_text(certs: dict[str, Any] | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``synth`` for parsed arguments; returns the exit status (2 for bad arguments)."""
+    from . import synth  # heavy (Parquet, key generation): only when the command runs
+
     try:
         summary = synth.generate(
             args.out,
