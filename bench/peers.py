@@ -84,6 +84,35 @@ def machine() -> str:
 # ---- single CRL ---------------------------------------------------------------------------
 
 
+def measure_ingest(trust: Path, crls: Path, work: Path, runs: int) -> dict:
+    """`runs` ingests into empty stores, as a whole command and in process (medians). The last
+    in-process store is left at work/store-py-last."""
+    cli, in_proc = [], []
+    for i in range(runs):
+        store = work / "store-cli"
+        cli.append(timed([JPKI, "ingest", "--trust", str(trust), "--crls", str(crls), "--store", str(store), "--now", datasets.NOW]))
+        shutil.rmtree(store)
+        store = work / "store-py-last"
+        shutil.rmtree(store, ignore_errors=True)
+        in_proc.append(in_process(textwrap.dedent(f"""
+            import json, time, jpki_fast
+            t = time.perf_counter()
+            s = jpki_fast.ingest({str(trust)!r}, {str(crls)!r}, {str(store)!r}, now={datasets.NOW!r})
+            print(json.dumps({{"seconds": time.perf_counter() - t, "phases": s.seconds}}))
+        """)))
+    ordered = sorted(in_proc, key=lambda r: r["seconds"])
+    return {
+        "cli_wall": statistics.median(r["wall"] for r in cli),
+        "cli_walls": [round(r["wall"], 3) for r in cli],
+        "cli_rss_mb": max(r["rss_mb"] for r in cli),
+        "inproc": statistics.median(r["seconds"] for r in in_proc),
+        "inproc_runs": [round(r["seconds"], 3) for r in in_proc],
+        "inproc_rss_mb": max(r["rss_mb"] for r in in_proc),
+        "phases": ordered[len(ordered) // 2]["phases"],
+    }
+
+
+
 def bench_single(entries: int, runs: int, peers: bool) -> dict:
     data = datasets.single(entries)
     crl = data / "crls" / "single.crl"
@@ -91,30 +120,8 @@ def bench_single(entries: int, runs: int, peers: bool) -> dict:
     out: dict = {"entries": entries, "crl_mb": crl.stat().st_size / 1e6}
     work = Path(tempfile.mkdtemp(prefix="jpki-bench-"))
     try:
-        cli, in_proc = [], []
-        for i in range(runs):
-            store = work / f"store-cli-{i}"
-            r = timed([JPKI, "ingest", "--trust", str(data / "trust"), "--crls", str(data / "crls"), "--store", str(store),
-                       "--now", datasets.NOW])
-            cli.append(r)
-            shutil.rmtree(store)
-            store = work / f"store-py-{i}"
-            in_proc.append(in_process(textwrap.dedent(f"""
-                import json, time, jpki_fast
-                t = time.perf_counter()
-                s = jpki_fast.ingest({str(data / 'trust')!r}, {str(data / 'crls')!r}, {str(store)!r}, now={datasets.NOW!r})
-                print(json.dumps({{"seconds": time.perf_counter() - t, "phases": s.seconds}}))
-            """)))
-            if i < runs - 1:
-                shutil.rmtree(store)
-        out["cli_wall"] = statistics.median(r["wall"] for r in cli)
-        out["cli_rss_mb"] = max(r["rss_mb"] for r in cli)
-        out["cli_walls"] = [round(r["wall"], 3) for r in cli]
-        out["inproc"] = statistics.median(r["seconds"] for r in in_proc)
-        out["inproc_runs"] = [round(r["seconds"], 3) for r in in_proc]
-        out["inproc_rss_mb"] = max(r["rss_mb"] for r in in_proc)
-        out["phases"] = in_proc[len(in_proc) // 2]["phases"]
-        store = work / f"store-py-{runs - 1}"
+        out.update(measure_ingest(data / "trust", data / "crls", work, runs))
+        store = work / "store-py-last"
         out["store_bytes"] = sum(p.stat().st_size for p in store.rglob("*.arrow"))
         out["open_ms"] = bench_open(store)
         out.update(bench_check(store, data, entries))
@@ -247,28 +254,9 @@ def bench_daily(entries: int, runs: int, peers: bool) -> dict:
     out: dict = {"entries": entries, "files": files}
     work = Path(tempfile.mkdtemp(prefix="jpki-bench-"))
     try:
-        cli, in_proc = [], []
-        for i in range(runs):
-            store = work / f"cli-{i}"
-            cli.append(timed([JPKI, "ingest", "--trust", str(day0 / "trust"), "--crls", str(day0 / "crls"),
-                              "--store", str(store), "--now", datasets.NOW]))
-            shutil.rmtree(store)
-            store = work / f"py-{i}"
-            in_proc.append(in_process(textwrap.dedent(f"""
-                import json, time, jpki_fast
-                t = time.perf_counter()
-                s = jpki_fast.ingest({str(day0 / 'trust')!r}, {str(day0 / 'crls')!r}, {str(store)!r}, now={datasets.NOW!r})
-                print(json.dumps({{"seconds": time.perf_counter() - t, "phases": s.seconds}}))
-            """)))
-            if i < runs - 1:
-                shutil.rmtree(store)
-        out["cli_wall"] = statistics.median(r["wall"] for r in cli)
-        out["cli_rss_mb"] = max(r["rss_mb"] for r in cli)
-        out["inproc"] = statistics.median(r["seconds"] for r in in_proc)
-        out["inproc_runs"] = [round(r["seconds"], 3) for r in in_proc]
-        out["phases"] = in_proc[len(in_proc) // 2]["phases"]
+        out.update(measure_ingest(day0 / "trust", day0 / "crls", work, runs))
         # The next day on top: a full nightly update (every partition has a new CRL), then diff.
-        store = work / f"py-{runs - 1}"
+        store = work / "store-py-last"
         nxt = (dt.datetime.fromisoformat(datasets.NOW.replace("Z", "+00:00")) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         r = in_process(textwrap.dedent(f"""
             import json, time, statistics, jpki_fast
@@ -363,7 +351,7 @@ def report(m: str, single: dict, daily: dict | None) -> str:
               "returns reason and revocation date as Arrow columns and judges freshness.",
               "",
               f"Next day on top of that snapshot (the same CRL with 1% of entries gone and as many new): ingest "
-              f"{s['churn_update']:.2f} s in process; `diff` of the two 10M-entry generations {s['churn_diff'] * 1e3:.0f} ms "
+              f"{s['churn_update']:.2f} s in process; `diff` of the two {s['entries'] // 1_000_000}M-entry generations {s['churn_diff'] * 1e3:.0f} ms "
               f"({s['churn_diff_rows']:,} rows)."]
     if daily:
         d = daily

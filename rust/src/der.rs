@@ -269,16 +269,25 @@ fn digits2(b: &[u8], i: usize) -> Option<u32> {
 /// it is not a valid time.
 #[inline(always)]
 pub fn utc_time_value(v: &[u8]) -> Option<i64> {
-    if v.len() != 13 || v[12] != b'Z' {
+    if v.len() != 13 {
         return None;
     }
     let yy = digits2(v, 0)?;
-    let year = if yy >= 50 { 1900 + yy as i64 } else { 2000 + yy as i64 };
-    let month = digits2(v, 2)?;
-    let day = digits2(v, 4)?;
-    let hour = digits2(v, 6)?;
-    let minute = digits2(v, 8)?;
-    let second = digits2(v, 10)?;
+    seconds_since_epoch(if yy >= 50 { 1900 + yy as i64 } else { 2000 + yy as i64 }, &v[2..])
+}
+
+/// Seconds since 1970 of `year` and the rest of a DER time, `MMDDHHMMSSZ` (11 bytes), or None
+/// if it is not a valid date and time.
+#[inline(always)]
+fn seconds_since_epoch(year: i64, rest: &[u8]) -> Option<i64> {
+    if rest.len() != 11 || rest[10] != b'Z' {
+        return None;
+    }
+    let month = digits2(rest, 0)?;
+    let day = digits2(rest, 2)?;
+    let hour = digits2(rest, 4)?;
+    let minute = digits2(rest, 6)?;
+    let second = digits2(rest, 8)?;
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
@@ -310,21 +319,7 @@ pub fn time(tlv: &Tlv<'_>, what: &str) -> Result<i64> {
         }
         (t, _) => return err(tlv.offset, format!("{what}: expected UTCTime or GeneralizedTime, found tag 0x{t:02X}")),
     };
-    // rest = MMDDHHMMSSZ
-    let parsed = (|| {
-        if rest[10] != b'Z' {
-            return None;
-        }
-        let month = digits2(rest, 0)?;
-        let day = digits2(rest, 2)?;
-        let hour = digits2(rest, 4)?;
-        let minute = digits2(rest, 6)?;
-        let second = digits2(rest, 8)?;
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
-            return None;
-        }
-        Some(days_from_civil(year, month, day) * 86400 + (hour * 3600 + minute * 60 + second) as i64)
-    })();
+    let parsed = seconds_since_epoch(year, rest);
     match parsed {
         Some(t) => Ok(t),
         None => err(tlv.offset, format!("{what}: invalid date/time value")),
