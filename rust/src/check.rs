@@ -106,6 +106,16 @@ struct Slices<'a> {
 }
 
 impl Slices<'_> {
+    /// Stores one byte (eight rows) of each validity bitmap.
+    #[inline(always)]
+    fn write_bits(&mut self, byte: usize, date: u8, reason: u8, invalidity: u8) {
+        self.date_valid[byte] = date;
+        self.reason_valid[byte] = reason;
+        if let Some((_, valid)) = &mut self.invalidity {
+            valid[byte] = invalidity;
+        }
+    }
+
     #[inline(always)]
     fn write(&mut self, i: usize, d: Decision) {
         self.status[i] = d.status;
@@ -384,12 +394,7 @@ fn decide_group_uniform(
         let revoked = hit_bits.count_ones() as u64;
         counts[REVOKED as usize] += revoked;
         counts[miss as usize] += byte_rows as u64 - revoked;
-        let byte = (g0 + j) / 8;
-        out.date_valid[byte] = hit_bits;
-        out.reason_valid[byte] = reason_bits;
-        if let Some((_, valid)) = &mut out.invalidity {
-            valid[byte] = inv_bits;
-        }
+        out.write_bits((g0 + j) / 8, hit_bits, reason_bits, inv_bits);
         j += byte_rows;
     }
 }
@@ -449,12 +454,7 @@ fn decide_group<F: Fn(usize) -> u16>(
             }
             counts[status as usize] += 1;
         }
-        let byte = (g0 + j) / 8;
-        out.date_valid[byte] = date_bits;
-        out.reason_valid[byte] = reason_bits;
-        if let Some((_, valid)) = &mut out.invalidity {
-            valid[byte] = inv_bits;
-        }
+        out.write_bits((g0 + j) / 8, date_bits, reason_bits, inv_bits);
         j += byte_rows;
     }
 }
