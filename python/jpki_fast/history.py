@@ -176,32 +176,34 @@ def summarize(table: pa.Table) -> dict:
     return counts
 
 
-def _one_sided(store: Store, index: int, removed: bool, n_old: int) -> dict:
-    """A diff dict listing every entry of one issuer as added or removed (an issuer that is in
+def _one_sided(store: Store, index: int, removed: bool, n_old: int) -> list[dict]:
+    """Diff pieces listing every entry of one issuer as added or removed (an issuer that is in
     one generation's trust store only)."""
     change = 1 if removed else 0
     offset = 0 if removed else n_old
-    out: dict = {}
-    for prefix, name in (("", "entries.arrow"), ("long_", "long_entries.arrow")):
+    pieces = []
+    for name, long in (("entries.arrow", False), ("long_entries.arrow", True)):
         batch = store._batches[name][index]
         n = batch.num_rows
+        if not n:
+            continue
         times, parts, reasons = unpack_payload(batch.column(1))
-        serial = batch.column(0).buffers()[1]
-        out.update(
+        pieces.append(
             {
-                prefix + "count": n,
-                prefix + "serial": b"" if serial is None else serial,
-                prefix + "change": np.full(n, change, np.uint8),
-                prefix + "date": times.astype(np.int64),
-                prefix + "partition": parts.astype(np.uint32) + offset,
-                prefix + "reason": np.ascontiguousarray(reasons),
-                prefix + "changed_row": np.empty(0, np.uint32),
-                prefix + "old_date": np.empty(0, np.int64),
-                prefix + "old_partition": np.empty(0, np.uint32),
-                prefix + "old_reason": np.empty(0, np.uint8),
+                "count": n,
+                "long": long,
+                "serial": batch.column(0).buffers()[1],
+                "change": np.full(n, change, np.uint8),
+                "date": times.astype(np.int64),
+                "partition": parts.astype(np.uint32) + offset,
+                "reason": np.ascontiguousarray(reasons),
+                "changed_row": np.empty(0, np.uint32),
+                "old_date": np.empty(0, np.int64),
+                "old_partition": np.empty(0, np.uint32),
+                "old_reason": np.empty(0, np.uint8),
             }
         )
-    return out
+    return pieces
 
 
 def _u(buffer, dtype) -> np.ndarray:
@@ -218,9 +220,9 @@ def _facts(date: np.ndarray, partition: np.ndarray, reason: np.ndarray, names: p
     )
 
 
-def _old_facts(n: int, d: dict, prefix: str, names: pa.Array):
+def _old_facts(n: int, d: dict, names: pa.Array):
     """The old_* columns: what changed entries were; null for added and removed ones."""
-    rows = _u(d[prefix + "changed_row"], np.uint32)
+    rows = _u(d["changed_row"], np.uint32)
     if not len(rows):
         nulls = pa.nulls(n, pa.int32())
         return (
@@ -231,9 +233,9 @@ def _old_facts(n: int, d: dict, prefix: str, names: pa.Array):
     keep = np.zeros(n, bool)
     keep[rows] = True
     date, partition, reason = np.zeros(n, np.int64), np.zeros(n, np.uint32), np.full(n, 0xFF, np.uint8)
-    date[rows] = _u(d[prefix + "old_date"], np.int64)
-    partition[rows] = _u(d[prefix + "old_partition"], np.uint32)
-    reason[rows] = _u(d[prefix + "old_reason"], np.uint8)
+    date[rows] = _u(d["old_date"], np.int64)
+    partition[rows] = _u(d["old_partition"], np.uint32)
+    reason[rows] = _u(d["old_reason"], np.uint8)
     return (
         pa.DictionaryArray.from_arrays(pa.array(partition.view(np.int32), mask=~keep), names),
         pa.DictionaryArray.from_arrays(pa.array(reason.view(np.int8), mask=reason == 0xFF), _REASON_DICT),
@@ -241,23 +243,22 @@ def _old_facts(n: int, d: dict, prefix: str, names: pa.Array):
     )
 
 
-def _diff_table(issuer: int, aliases: pa.Array, d: dict, names: pa.Array) -> pa.Table:
-    parts = []
-    for prefix in ("", "long_"):
-        n = d[prefix + "count"]
+def _diff_table(issuer: int, aliases: pa.Array, pieces: list[dict], names: pa.Array) -> pa.Table:
+    """One table for an issuer's diff pieces, each piece becoming one chunk (no copying)."""
+    tables = []
+    for d in pieces:
+        n = d["count"]
         if not n:
             continue
-        if prefix:
-            keys = np.frombuffer(d["long_serial"], np.uint8).reshape(-1, 20)
+        if d["long"]:
+            keys = np.frombuffer(d["serial"], np.uint8).reshape(-1, 20)
             batch = SerialBatch(np.zeros(n, np.uint64), np.arange(n, dtype=np.uint32), keys)
         else:
             batch = SerialBatch(np.frombuffer(d["serial"], np.uint64), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
-        change_codes = _u(d[prefix + "change"], np.uint8)
-        partition, reason, date = _facts(
-            _u(d[prefix + "date"], np.int64), _u(d[prefix + "partition"], np.uint32), _u(d[prefix + "reason"], np.uint8), names
-        )
-        old_partition, old_reason, old_date = _old_facts(n, d, prefix, names)
-        parts.append(
+        change_codes = _u(d["change"], np.uint8)
+        partition, reason, date = _facts(_u(d["date"], np.int64), _u(d["partition"], np.uint32), _u(d["reason"], np.uint8), names)
+        old_partition, old_reason, old_date = _old_facts(n, d, names)
+        tables.append(
             pa.table(
                 {
                     "issuer": pa.DictionaryArray.from_arrays(pa.array(np.full(n, issuer, np.int16)), aliases),
@@ -273,6 +274,6 @@ def _diff_table(issuer: int, aliases: pa.Array, d: dict, names: pa.Array) -> pa.
                 schema=DIFF_SCHEMA,
             )
         )
-    if not parts:
+    if not tables:
         return DIFF_SCHEMA.empty_table()
-    return pa.concat_tables(parts)
+    return pa.concat_tables(tables)

@@ -37,12 +37,14 @@ pub type LongDiff = DiffColumns<LongKey>;
 
 impl<K: Copy> DiffColumns<K> {
     fn with_capacity(n: usize) -> Self {
+        // Room for the worst case (every entry differs) is reserved but only touched as rows are
+        // written, so it costs address space, not memory.
         DiffColumns {
-            serial: Vec::with_capacity(n),
-            change: Vec::with_capacity(n),
-            date: Vec::with_capacity(n),
-            partition: Vec::with_capacity(n),
-            reason: Vec::with_capacity(n),
+            serial: crate::mem::with_capacity(n),
+            change: crate::mem::with_capacity(n),
+            date: crate::mem::with_capacity(n),
+            partition: crate::mem::with_capacity(n),
+            reason: crate::mem::with_capacity(n),
             changed_row: Vec::new(),
             old_date: Vec::new(),
             old_partition: Vec::new(),
@@ -63,19 +65,6 @@ impl<K: Copy> DiffColumns<K> {
         self.date.push(now.0);
         self.partition.push(now.1);
         self.reason.push(now.2);
-    }
-
-    fn append(&mut self, other: Self) {
-        let base = self.serial.len() as u32;
-        self.changed_row.extend(other.changed_row.iter().map(|r| r + base));
-        self.serial.extend(other.serial);
-        self.change.extend(other.change);
-        self.date.extend(other.date);
-        self.partition.extend(other.partition);
-        self.reason.extend(other.reason);
-        self.old_date.extend(other.old_date);
-        self.old_partition.extend(other.old_partition);
-        self.old_reason.extend(other.old_reason);
     }
 
     pub fn len(&self) -> usize {
@@ -114,7 +103,7 @@ fn merge<K: Copy + Ord>(
     new_key: &[u32],
     n_old: u32,
 ) -> DiffColumns<K> {
-    let mut d = DiffColumns::with_capacity((os.len() + ns.len()) / 64 + 16);
+    let mut d = DiffColumns::with_capacity(os.len() + ns.len());
     let (mut i, mut j) = (0, 0);
     while i < os.len() || j < ns.len() {
         if j == ns.len() || (i < os.len() && os[i] < ns[j]) {
@@ -134,10 +123,12 @@ fn merge<K: Copy + Ord>(
     d
 }
 
-/// Diffs the short serials of two views. `old_key[p]` / `new_key[p]` map each side's partition
-/// ids to a shared identity (e.g. an index into the union of partition names); `old_key.len()`
-/// is the old snapshot's number of partitions.
-pub fn diff_short(old: &IssuerView<'_>, new: &IssuerView<'_>, old_key: &[u32], new_key: &[u32]) -> ShortDiff {
+/// Diffs the short serials of two views, in pieces (consecutive serial ranges, in order) that
+/// are computed in parallel and handed over as they are: concatenating them would copy every
+/// row. `old_key[p]` / `new_key[p]` map each side's partition ids to a shared identity (e.g. an
+/// index into the union of partition names); `old_key.len()` is the old snapshot's number of
+/// partitions.
+pub fn diff_short(old: &IssuerView<'_>, new: &IssuerView<'_>, old_key: &[u32], new_key: &[u32]) -> Vec<ShortDiff> {
     let n_old = old_key.len() as u32;
     // Cut points: serial values that split the newer side into pieces of about SPLIT entries.
     let cuts: Vec<u64> = new.serials.iter().step_by(SPLIT).skip(1).copied().collect();
@@ -147,18 +138,14 @@ pub fn diff_short(old: &IssuerView<'_>, new: &IssuerView<'_>, old_key: &[u32], n
         bounds.push(s.len());
         bounds.windows(2).map(|w| (w[0], w[1])).collect()
     };
-    let pieces: Vec<ShortDiff> = ranges(old.serials)
+    ranges(old.serials)
         .into_par_iter()
         .zip(ranges(new.serials).into_par_iter())
         .map(|((oa, ob), (na, nb))| {
             merge(&old.serials[oa..ob], &old.payload[oa..ob], &new.serials[na..nb], &new.payload[na..nb], old_key, new_key, n_old)
         })
-        .collect();
-    let mut out = ShortDiff::with_capacity(pieces.iter().map(|p| p.len()).sum());
-    for p in pieces {
-        out.append(p);
-    }
-    out
+        .filter(|piece| !piece.is_empty())
+        .collect()
 }
 
 /// Diffs the long serials (few; sequential merge).
@@ -182,7 +169,9 @@ mod tests {
         let new = build(vec![rec(2, 20, 1), rec(3, 31, 0), rec(4, 40, 0)], vec![], vec![]);
         let old_key = [100, 200];
         let new_key = [200, 100];
-        let d = diff_short(&old.view(), &new.view(), &old_key, &new_key);
+        let pieces = diff_short(&old.view(), &new.view(), &old_key, &new_key);
+        assert_eq!(pieces.len(), 1);
+        let d = &pieces[0];
         assert_eq!(d.serial, vec![1, 3, 4]);
         assert_eq!(d.change, vec![REMOVED, CHANGED, ADDED]);
         // Removed: old partition 0; changed: now new partition 0 (index 2 + 0), was old 1.
@@ -198,7 +187,11 @@ mod tests {
         let old: Vec<Record> = (0..1_000_000u64).filter(|s| s % 3 != 0).map(|s| rec(s, 1, 0)).collect();
         let new: Vec<Record> = (0..1_000_000u64).filter(|s| s % 5 != 0).map(|s| rec(s, 1, 0)).collect();
         let (o, n) = (build(old, vec![], vec![]), build(new, vec![], vec![]));
-        let d = diff_short(&o.view(), &n.view(), &[0], &[0]);
+        let pieces = diff_short(&o.view(), &n.view(), &[0], &[0]);
+        assert!(pieces.len() > 1);
+        let serial: Vec<u64> = pieces.iter().flat_map(|p| p.serial.iter().copied()).collect();
+        let change: Vec<u8> = pieces.iter().flat_map(|p| p.change.iter().copied()).collect();
+        let d = DiffColumns { serial, change, ..Default::default() };
         let removed: Vec<u64> = (0..1_000_000u64).filter(|s| s % 3 != 0 && s % 5 == 0).collect();
         let added: Vec<u64> = (0..1_000_000u64).filter(|s| s % 3 == 0 && s % 5 != 0).collect();
         let got_removed: Vec<u64> = d.serial.iter().zip(&d.change).filter(|(_, &c)| c == REMOVED).map(|(&s, _)| s).collect();

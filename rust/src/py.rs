@@ -225,20 +225,22 @@ fn anchors_from_py(anchors: Vec<AnchorTuple>) -> Vec<Anchor> {
         .collect()
 }
 
-/// The columns of a diff as (name, value) pairs for a Python dict.
-fn diff_columns<K: Copy + Send + Sync + 'static>(py: Python<'_>, d: crate::diff::DiffColumns<K>) -> PyResult<Vec<(&'static str, Py<PyAny>)>> {
-    Ok(vec![
-        ("count", d.serial.len().into_pyobject(py)?.into_any().unbind()),
-        ("serial", bytes(py, d.serial)?.into_any()),
-        ("change", bytes(py, d.change)?.into_any()),
-        ("date", bytes(py, d.date)?.into_any()),
-        ("partition", bytes(py, d.partition)?.into_any()),
-        ("reason", bytes(py, d.reason)?.into_any()),
-        ("changed_row", bytes(py, d.changed_row)?.into_any()),
-        ("old_date", bytes(py, d.old_date)?.into_any()),
-        ("old_partition", bytes(py, d.old_partition)?.into_any()),
-        ("old_reason", bytes(py, d.old_reason)?.into_any()),
-    ])
+/// One piece of a diff as a dict of column buffers; `long` says whether its serials are
+/// 20-octet keys (else uint64).
+fn diff_columns<'py, K: Copy + Send + Sync + 'static>(py: Python<'py>, d: crate::diff::DiffColumns<K>) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("count", d.serial.len())?;
+    out.set_item("long", std::mem::size_of::<K>() != std::mem::size_of::<u64>())?;
+    out.set_item("serial", bytes(py, d.serial)?)?;
+    out.set_item("change", bytes(py, d.change)?)?;
+    out.set_item("date", bytes(py, d.date)?)?;
+    out.set_item("partition", bytes(py, d.partition)?)?;
+    out.set_item("reason", bytes(py, d.reason)?)?;
+    out.set_item("changed_row", bytes(py, d.changed_row)?)?;
+    out.set_item("old_date", bytes(py, d.old_date)?)?;
+    out.set_item("old_partition", bytes(py, d.old_partition)?)?;
+    out.set_item("old_reason", bytes(py, d.old_reason)?)?;
+    Ok(out)
 }
 
 /// Reads, verifies and collects CRL files in parallel (GIL released).
@@ -443,7 +445,7 @@ impl Snapshot {
         new_issuer: usize,
         old_key: Bound<'py, PyAny>,
         new_key: Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let empty = crate::index::IssuerColumns::default();
         let empty_view = empty.view();
         let old_views = self.views()?;
@@ -457,13 +459,16 @@ impl Snapshot {
         let nk = Held::get(&new_key, "new_key")?;
         let (ok_s, nk_s): (&[u32], &[u32]) = (ok.slice()?, nk.slice()?);
         let (short, long) = py.detach(|| (crate::diff::diff_short(&o, &n, ok_s, nk_s), crate::diff::diff_long(&o, &n, ok_s, nk_s)));
-        let d = PyDict::new(py);
-        for (prefix, columns) in [("", diff_columns(py, short)?), ("long_", diff_columns(py, long)?)] {
-            for (name, value) in columns {
-                d.set_item(format!("{prefix}{name}"), value)?;
-            }
+        // A list of pieces, each a dict of columns: the short serials' pieces in serial order,
+        // then the long serials.
+        let pieces = PyList::empty(py);
+        for piece in short {
+            pieces.append(diff_columns(py, piece)?)?;
         }
-        Ok(d)
+        if !long.is_empty() {
+            pieces.append(diff_columns(py, long)?)?;
+        }
+        Ok(pieces)
     }
 
     /// Partition freshness at `now`: (partition_fresh bytes, issuer_fresh bytes).
