@@ -258,6 +258,10 @@ def bench_daily(entries: int, runs: int, peers: bool) -> dict:
         # The next day on top: a full nightly update (every partition has a new CRL), then diff.
         store = work / "store-py-last"
         nxt = (dt.datetime.fromisoformat(datasets.NOW.replace("Z", "+00:00")) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The nightly job ingests files it has just downloaded, so they are in the page cache:
+        # read them once first, so that the figure is the engine's, not the disk's.
+        for f in (day1 / "crls").rglob("*.crl"):
+            f.read_bytes()
         r = in_process(textwrap.dedent(f"""
             import json, time, statistics, jpki_fast
             from jpki_fast.history import diff
@@ -363,7 +367,7 @@ def report(m: str, single: dict, daily: dict | None) -> str:
             "|---|---|---|",
             f"| `jpki-fast ingest` into an empty store (whole command) | {d['cli_wall']:.2f} s | peak RSS {d['cli_rss_mb']:.0f} MB |",
             f"| `jpki_fast.ingest()` in process | {d['inproc']:.2f} s | runs {d['inproc_runs']} s; phases " + ", ".join(f"{k} {v:.2f}" for k, v in d["phases"].items()) + " |",
-            f"| next day: every partition replaced (partition-aware publish) | {d['nightly_update']:.2f} s | in process |",
+            f"| next day: every partition replaced (partition-aware publish) | {d['nightly_update']:.2f} s | in process; its files read once before (as just downloaded) |",
             f"| `diff` of the two {d['entries'] // 1_000_000}M-entry generations, worst case: every entry differs | {d['diff']:.2f} s | {d['diff_rows']:,} rows; runs {d['diff_runs']} s |",
         ]
         if "openssl_loop_sign_wall" in d:
