@@ -391,6 +391,12 @@ impl<'a> IssuerView<'a> {
     /// `hi == lo + 1` for a present key, an empty range otherwise.
     #[inline(always)]
     pub fn stage_range(&self, located: usize) -> (u32, u32) {
+        self.stage_range_with::<true>(located)
+    }
+
+    /// [`Self::stage_range`], prefetching a found row's payload only when `PAYLOAD` is set.
+    #[inline(always)]
+    pub fn stage_range_with<const PAYLOAD: bool>(&self, located: usize) -> (u32, u32) {
         if located == usize::MAX {
             return (0, 0);
         }
@@ -411,7 +417,9 @@ impl<'a> IssuerView<'a> {
                 row += (x & ((i < before) as u64).wrapping_neg()).count_ones();
             }
             row += (word & ((1u64 << bit) - 1)).count_ones();
-            self.prefetch_row(row as usize);
+            if PAYLOAD {
+                self.prefetch_row(row as usize);
+            }
             return (row, row + 1);
         }
         let lo = self.directory[located];
@@ -451,7 +459,7 @@ impl<'a> IssuerView<'a> {
     }
 
     #[inline(always)]
-    fn prefetch_row(&self, r: usize) {
+    pub fn prefetch_row(&self, r: usize) {
         // A 7-byte record may straddle two cache lines.
         let p = self.payload.as_ptr().wrapping_add(r) as *const u8;
         prefetch(p);
