@@ -23,8 +23,11 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP)
 
+# Byte-compiled as `pip install` does: where PYTHONDONTWRITEBYTECODE is set, an editable
+# install would otherwise compile every module again at each start of the command line.
 $(BUILT): $(STAMP) $(RUST_SOURCES)
 	maturin develop --release -q
+	$(PY) -m compileall -q python/jpki_fast
 	touch $@
 
 build: $(BUILT)

@@ -7,13 +7,8 @@
 [{'status': 'revoked', 'reason': 'superseded', ...}]
 """
 
-from .certs import (
-    CERT_STATUSES,
-    BasicFourFacts,
-    basic_four_facts,
-    parse_certificates,
-    verify_signatures,
-)
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     IngestRefused,
     JpkiFastError,
@@ -26,7 +21,29 @@ from .ingest import IngestSummary, ingest
 from .store import STATUSES, Store, open_store
 from .trust import CaKey, TrustStore
 
+if TYPE_CHECKING:
+    from .certs import CERT_STATUSES, BasicFourFacts, basic_four_facts, parse_certificates, verify_signatures
+
 __version__ = "0.1.0"
+
+# The certificate API loads on first use, so that commands which never touch certificates
+# (ingest, check) do not pay for importing it.
+_LAZY = {name: "certs" for name in ("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jpki_fast' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "BasicFourFacts",

@@ -12,12 +12,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from . import __version__
 from .errors import IngestRefused, JpkiFastError
-from .tableio import read_serial_file, write_results
 from .timeutil import to_epoch
 
 EXIT_OK = 0
@@ -149,7 +145,10 @@ OUTPUT_COLUMNS = ["serial", "issuer", "status", "reason", "revocation_date"]
 
 
 def _cmd_check(args) -> int:
+    import pyarrow as pa
+
     from .store import open_store
+    from .tableio import read_serial_file, write_results
 
     if bool(args.serials) == bool(args.input):
         _err("give either SERIAL arguments or --input FILE")
@@ -194,6 +193,8 @@ def _add_info(sub) -> None:
 
 
 def _cmd_info(args) -> int:
+    import pyarrow.compute as pc
+
     from .store import open_store
 
     store = open_store(args.store)
@@ -242,6 +243,7 @@ def _add_diff(sub) -> None:
 
 def _cmd_diff(args) -> int:
     from .history import diff, summarize
+    from .tableio import write_results
 
     table = diff(args.store, args.from_generation, args.to_generation)
     if args.summary:

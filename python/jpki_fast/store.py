@@ -45,7 +45,6 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _core
 from .errors import StoreCorruptedError, StoreError
@@ -562,7 +561,7 @@ class Store:
             p.column("issuer_index").to_pylist(),
             p.column("this_update").cast(pa.int64()).to_pylist(),
             p.column("next_update").cast(pa.int64()).to_pylist(),
-            pc.equal(p.column("kind"), "crl").to_pylist(),
+            [kind == "crl" for kind in p.column("kind").to_pylist()],
         )
         try:
             plain = _core.Snapshot(*args)
@@ -779,6 +778,8 @@ class Store:
         if isinstance(issuer, str):
             index = self.issuer_index(issuer)
             return UNKNOWN_ISSUER if index is None else index
+        import pyarrow.compute as pc
+
         array = issuer if isinstance(issuer, (pa.Array, pa.ChunkedArray)) else pa.array(list(issuer), pa.string())
         if len(array) != n:
             raise ValueError(f"issuer: {len(array)} values for {n} serials")
@@ -842,6 +843,8 @@ class Store:
     ) -> dict[str, pa.Array]:
         """Per row: the partition whose CRL decided the answer (revoked, or the row's own
         partition when given), else the issuer's covering data."""
+        import pyarrow.compute as pc
+
         p = self._partitions
         n_parts = p.num_rows
         row_part = deciding.astype(np.int64)
@@ -901,6 +904,8 @@ class Store:
         """Checks an Arrow table with a serial column (and optionally a per-row issuer column,
         whose nulls fall back to ``default_issuer``). Returns the input's serial (canonical
         hex) and issuer alongside the check columns."""
+        import pyarrow.compute as pc
+
         if serial_column not in table.column_names:
             raise ValueError(f"input has no {serial_column!r} column (columns: {', '.join(table.column_names)})")
         batch = normalize(table.column(serial_column))

@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Iterator
 
 from . import _core
 from .errors import TrustStoreError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 _ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -55,72 +54,47 @@ class CaKey:
         return self.key_id.hex().upper()
 
     @property
-    def certificate(self) -> x509.Certificate:
+    def certificate(self) -> "x509.Certificate":
+        """The certificate as a pyca/cryptography object (imported on first use)."""
+        from cryptography import x509
+
         return x509.load_der_x509_certificate(self.certificate_der)
 
 
-def _load_certificate(path: Path) -> x509.Certificate:
-    data = path.read_bytes()
+def ca_key_from_bytes(alias: str, data: bytes, source: str) -> CaKey:
+    """Builds a :class:`CaKey` from a certificate (DER, or PEM holding exactly one), checking
+    that it is a usable CA. Parsed by the Rust core, so loading a trust store does not import
+    a general-purpose X.509 library."""
     try:
         if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-            if len(certs) != 1:
-                raise TrustStoreError(f"{path}: holds {len(certs)} certificates; put one CA certificate per file")
-            return certs[0]
-        return x509.load_der_x509_certificate(data)
-    except TrustStoreError:
-        raise
+            blocks = _core.pem_certificates(data)
+            if len(blocks) != 1:
+                raise TrustStoreError(f"{source}: holds {len(blocks)} certificates; put one CA certificate per file")
+            data = blocks[0]
+        c = _core.ca_certificate(data)
     except ValueError as exc:
-        raise TrustStoreError(f"{path}: not a valid X.509 certificate ({exc})") from None
-
-
-def _kind(cert: x509.Certificate) -> tuple[str | None, bool]:
-    ous = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
-    orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    kind = "signing" if SIGNING_OU in ous else "authentication" if AUTHENTICATION_OU in ous else None
-    return kind, TEST_ORGANIZATION in orgs
-
-
-def ca_key_from_certificate(alias: str, cert: x509.Certificate, source: str) -> CaKey:
-    """Builds a :class:`CaKey` from a certificate, checking that it is a usable CA."""
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        is_ca = bc.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if not is_ca:
+        raise TrustStoreError(f"{source}: not a valid X.509 certificate ({exc})") from None
+    if not c["is_ca"]:
         raise TrustStoreError(f"{source}: not a CA certificate (basicConstraints cA is not TRUE)")
-    try:
-        key_id = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
-        # RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING.
-        key_id = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
-    try:
-        authority_key_id = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        authority_key_id = key_id if cert.issuer == cert.subject else None
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-        crl_sign = ku.crl_sign
-    except x509.ExtensionNotFound:
-        crl_sign = True
-    subject_der = cert.subject.public_bytes()
-    kind, test = _kind(cert)
+    ous = [v for k, v in c["subject_attributes"] if k == "OU"]
+    orgs = [v for k, v in c["subject_attributes"] if k == "O"]
+    kind = "signing" if SIGNING_OU in ous else "authentication" if AUTHENTICATION_OU in ous else None
+    authority_key_id = c["authority_key_id"]
+    if authority_key_id is None and c["self_issued"]:
+        authority_key_id = c["key_id"]
     return CaKey(
         alias=alias,
-        key_id=key_id,
-        subject=_core.name_to_text(subject_der),
-        subject_der=subject_der,
-        public_key_der=cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ),
-        certificate_der=cert.public_bytes(serialization.Encoding.DER),
-        not_before=int(cert.not_valid_before_utc.timestamp()),
-        not_after=int(cert.not_valid_after_utc.timestamp()),
-        crl_sign=crl_sign,
+        key_id=c["key_id"],
+        subject=c["subject"],
+        subject_der=c["subject_der"],
+        public_key_der=c["public_key_der"],
+        certificate_der=c["certificate_der"],
+        not_before=c["not_before"],
+        not_after=c["not_after"],
+        crl_sign=c["crl_sign"],
         kind=kind,
-        test_hierarchy=test,
-        serial=cert.serial_number,
+        test_hierarchy=TEST_ORGANIZATION in orgs,
+        serial=int.from_bytes(c["serial"], "big"),
         authority_key_id=authority_key_id,
     )
 
@@ -157,7 +131,7 @@ class TrustStore:
             alias = f.stem
             if not _ALIAS.match(alias):
                 raise TrustStoreError(f"{f}: alias {alias!r} must be letters, digits, '_', '.' or '-'")
-            keys.append(ca_key_from_certificate(alias, _load_certificate(f), str(f)))
+            keys.append(ca_key_from_bytes(alias, f.read_bytes(), str(f)))
         return cls(keys)
 
     def __len__(self) -> int:

@@ -103,6 +103,7 @@ pub mod usage {
     pub const DIGITAL_SIGNATURE: u16 = 1 << 0;
     pub const NON_REPUDIATION: u16 = 1 << 1;
     pub const KEY_CERT_SIGN: u16 = 1 << 5;
+    pub const CRL_SIGN: u16 = 1 << 6;
     /// Names by bit number.
     pub const NAMES: [&str; 9] = [
         "digitalSignature",

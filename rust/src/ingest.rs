@@ -135,11 +135,18 @@ pub fn verify_and_collect(der: &[u8], anchors: &[Anchor]) -> Result<VerifiedCrl,
     // Hash the signed bytes on one core while the entries are walked on another.
     let (digests, collected) = rayon::join(
         || {
+            let t = std::time::Instant::now();
             let content = signature::hash(HashAlg::Sha256, crl.tbs);
             let signed = if scheme.hash == HashAlg::Sha256 { None } else { Some(signature::hash(scheme.hash, crl.tbs)) };
+            crate::trace("ingest: hash", t);
             (content, signed)
         },
-        || collect_entries(&crl),
+        || {
+            let t = std::time::Instant::now();
+            let collected = collect_entries(&crl);
+            crate::trace("ingest: walk", t);
+            collected
+        },
     );
     let (content, signed) = digests;
     let signed_digest = signed.as_ref().unwrap_or(&content);

@@ -144,6 +144,26 @@ pub fn rdn_to_string(rdn: &Tlv<'_>) -> der::Result<String> {
     Ok(out)
 }
 
+/// The attributes of a DER `Name`, in encoded order: (short name or dotted OID, decoded value).
+pub fn name_attributes(der_bytes: &[u8]) -> der::Result<Vec<(String, String)>> {
+    let mut r = Reader::new(der_bytes);
+    let name = r.read()?.expect(tag::SEQUENCE, "Name")?;
+    r.finish("Name")?;
+    let mut out = Vec::new();
+    let mut rdns = name.reader();
+    while !rdns.is_empty() {
+        let mut atvs = rdns.read_tag(tag::SET, "RelativeDistinguishedName")?.reader();
+        while !atvs.is_empty() {
+            let mut atv = atvs.read_tag(tag::SEQUENCE, "AttributeTypeAndValue")?.reader();
+            let oid = atv.read_tag(tag::OID, "attribute type")?;
+            let value = atv.read()?;
+            atv.finish("attribute value")?;
+            out.push((attribute_name(oid.value).into_owned(), directory_string(&value)?));
+        }
+    }
+    Ok(out)
+}
+
 /// Parses `der` as one complete `Name` and renders it.
 pub fn name_der_to_string(der_bytes: &[u8]) -> der::Result<String> {
     let mut r = Reader::new(der_bytes);
