@@ -343,23 +343,14 @@ fn issuers_constant<F: Fn(usize) -> u16>(issuer_of: &F, len: usize) -> Option<u1
     (0..len).all(|i| issuer_of(i) == first).then_some(first)
 }
 
-/// Hits between a payload prefetch and its use in the gather pass.
-const GATHER_AHEAD: usize = 96;
-
-/// One known, unrevoked issuer for every row, no per-row partitions (a batch against one CA):
-/// a hit is revoked with its payload, a miss gets `miss` (good or stale). Three passes over
-/// the chunk, each a plain loop whose cache misses overlap:
-/// 1. find the row of every key (the lookup stages pipelined over groups, each stage one group
-///    ahead of the next), listing the hits;
-/// 2. write every row's outputs as a miss (sequential stores);
-/// 3. gather each hit's payload, prefetched `GATHER_AHEAD` hits ahead, over its row.
-///
-/// Keeping the payload gather out of the lookup loop means neither kind of miss (the bitmap or
-/// directory, in cache; the payload, in memory) waits behind the other.
-fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut Slices<'_>) -> [u64; 4] {
+/// Finds the row of every key (`NOT_FOUND` for a miss) in `view`, calling `emit(i, row)` in
+/// row order. The lookup stages are pipelined over groups of `G` keys, each stage one group
+/// ahead of the next, so every stage's memory was prefetched a whole group earlier. Payloads
+/// are not prefetched: the caller gathers them in a pass of its own.
+#[inline(always)]
+fn find_rows(view: &IssuerView<'_>, keys: &[u64], mut emit: impl FnMut(usize, u32)) {
     let len = keys.len();
     let groups = len.div_ceil(G);
-    let mut hits: Vec<(u32, u32)> = Vec::with_capacity(len);
     let mut located = [[usize::MAX; G]; 3];
     let mut ranges = [[(0u32, 0u32); G]; 2];
     for step in 0..groups + 2 {
@@ -372,8 +363,7 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut 
         }
         if (1..=groups).contains(&step) {
             let k = step - 1;
-            let g = G.min(len - k * G);
-            for j in 0..g {
+            for j in 0..G.min(len - k * G) {
                 ranges[k % 2][j] = view.stage_range_with::<false>(located[k % 3][j]);
             }
         }
@@ -381,14 +371,35 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut 
             let k = step - 2;
             let g0 = k * G;
             for (j, &key) in keys[g0..len.min(g0 + G)].iter().enumerate() {
-                let row = view.stage_search(ranges[k % 2][j], key);
-                // Branch-free append: the slot is overwritten when the row is a miss.
-                // SAFETY: at most `len` hits, and `hits` has room for `len`.
-                unsafe { hits.as_mut_ptr().add(hits.len()).write(((g0 + j) as u32, row)) };
-                unsafe { hits.set_len(hits.len() + (row != NOT_FOUND) as usize) };
+                emit(g0 + j, view.stage_search(ranges[k % 2][j], key));
             }
         }
     }
+}
+
+/// Hits between a payload prefetch and its use in the gather pass.
+const GATHER_AHEAD: usize = 96;
+
+/// One known, unrevoked issuer for every row, no per-row partitions (a batch against one CA):
+/// a hit is revoked with its payload, a miss gets `miss` (good or stale). Three passes over
+/// the chunk, each a plain loop whose cache misses overlap:
+/// 1. find the row of every key ([`find_rows`]), listing the hits;
+/// 2. write every row's outputs as a miss (sequential stores);
+/// 3. gather each hit's payload, prefetched `GATHER_AHEAD` hits ahead, over its row.
+///
+/// Keeping the payload gather out of the lookup loop means neither kind of miss (the bitmap or
+/// directory, in cache; the payload, in memory) waits behind the other.
+fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut Slices<'_>) -> [u64; 4] {
+    let len = keys.len();
+    let mut hits: Vec<(u32, u32)> = Vec::with_capacity(len);
+    find_rows(view, keys, |i, row| {
+        // Branch-free append: the slot is overwritten when the row is a miss.
+        // SAFETY: at most `len` rows are emitted, and `hits` has room for `len`.
+        unsafe {
+            hits.as_mut_ptr().add(hits.len()).write((i as u32, row));
+            hits.set_len(hits.len() + (row != NOT_FOUND) as usize);
+        }
+    });
     out.status.fill(miss);
     out.reason.fill(0);
     out.date.fill(0);
