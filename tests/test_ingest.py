@@ -97,6 +97,13 @@ def test_golden_every_entry_equals_pyca(ws, auth_ca, auth_ca_old, sign_ca):
         for s, row in zip(serials, result):
             when, reason, inv = want[s]
             assert row == {"status": "revoked", "reason": reason, "revocation_date": when, "invalidity_date": inv}
+    # The summary counts the snapshot's entries by reason (short and long serials alike).
+    by_reason: dict[str, int] = {}
+    for want in expected.values():
+        for _when, reason, _inv in want.values():
+            by_reason[reason or "none"] = by_reason.get(reason or "none", 0) + 1
+    assert summary.reasons == by_reason
+    assert summary.entries == sum(by_reason.values())
 
 
 def test_serials_not_listed_are_good_when_fresh(ws, auth_ca):

@@ -39,7 +39,7 @@ from . import _core
 from .errors import IngestRefused, StoreError
 from .store import (
     PARTITION_SCHEMA,
-    unpack_payload,
+    _buffer,
     ISSUER_SCHEMA,
     REASONS,
     Store,
@@ -185,8 +185,8 @@ def _issuers_table(trust: TrustStore) -> pa.Table:
             "kind": [k.kind for k in keys],
             "test_hierarchy": [k.test_hierarchy for k in keys],
             "crl_sign": [k.crl_sign for k in keys],
-            "not_before": pa.array([k.not_before for k in keys], pa.int64()).cast(ISSUER_SCHEMA.field("not_before").type),
-            "not_after": pa.array([k.not_after for k in keys], pa.int64()).cast(ISSUER_SCHEMA.field("not_after").type),
+            "not_before": pa.array([k.not_before for k in keys], ISSUER_SCHEMA.field("not_before").type),
+            "not_after": pa.array([k.not_after for k in keys], ISSUER_SCHEMA.field("not_after").type),
             "serial": [canonical(k.serial) for k in keys],
             "authority_key_id": [None if k.authority_key_id is None else k.authority_key_id.hex().upper() for k in keys],
             "certificate": [k.certificate_der for k in keys],
@@ -464,9 +464,7 @@ def _plan_partitions(outcomes, decided, prev_parts, previous, trust, generation,
             carry_issuers.append(DROP if ca is None else trust.index_of(ca.alias))
     table = pa.table(
         {
-            name: pa.array([r[name] for r in rows], pa.int64()).cast(PARTITION_SCHEMA.field(name).type)
-            if name in ("this_update", "next_update")
-            else pa.array([r[name] for r in rows], PARTITION_SCHEMA.field(name).type)
+            name: pa.array([r[name] for r in rows], PARTITION_SCHEMA.field(name).type)
             for name in PARTITION_SCHEMA.names
         },
         schema=PARTITION_SCHEMA,
@@ -497,9 +495,7 @@ def _fill_snapshot_counts(summary: IngestSummary, store: Store | None) -> None:
         return
     summary.entries_by_issuer = {i.alias: i.entries + i.long_entries for i in store.issuers()}
     summary.entries = sum(summary.entries_by_issuer.values())
-    counts = np.zeros(256, dtype=np.int64)
-    for name in ("entries.arrow", "long_entries.arrow"):
-        for b in store._batches[name]:
-            if b.num_rows:
-                counts += np.bincount(unpack_payload(b.column(1))[2], minlength=256)
+    counts = _core.payload_reason_counts(
+        [_buffer(b.column(1)) for name in ("entries.arrow", "long_entries.arrow") for b in store._batches[name] if b.num_rows]
+    )
     summary.reasons = {("none" if code == 0xFF else REASONS[code]): int(n) for code, n in enumerate(counts) if n}

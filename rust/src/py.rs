@@ -584,6 +584,30 @@ fn name_to_text(der: &[u8]) -> PyResult<String> {
     crate::names::name_der_to_string(der).map_err(|e| PyValueError::new_err(format!("invalid Name: {e}")))
 }
 
+/// Entries per reason code (index 0..=255; 255 is "no reason") of packed payload buffers
+/// (7 bytes per entry, the reason last), counted in parallel with the GIL released.
+#[pyfunction]
+fn payload_reason_counts(py: Python<'_>, payloads: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<u64>> {
+    use rayon::prelude::*;
+    let held = payloads.iter().map(|p| crate::pybuf::Held::get(p, "payload")).collect::<PyResult<Vec<_>>>()?;
+    let views = held.iter().map(|h| h.slice::<crate::index::Payload>()).collect::<PyResult<Vec<_>>>()?;
+    Ok(py.detach(|| {
+        views
+            .par_iter()
+            .flat_map(|v| v.par_chunks(1 << 16))
+            .fold(
+                || vec![0u64; 256],
+                |mut counts, chunk| {
+                    for p in chunk {
+                        counts[p[6] as usize] += 1;
+                    }
+                    counts
+                },
+            )
+            .reduce(|| vec![0u64; 256], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
+    }))
+}
+
 /// BLAKE3 digests (hex) of files, hashed in parallel with the GIL released. Raises OSError
 /// naming the first unreadable file.
 #[pyfunction]
@@ -676,6 +700,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(name_to_text, m)?)?;
     m.add_function(wrap_pyfunction!(file_digests, m)?)?;
+    m.add_function(wrap_pyfunction!(payload_reason_counts, m)?)?;
     m.add("REASON_NAMES", REASON_NAMES.to_vec())?;
     m.add("MAX_SERIAL_OCTETS", MAX_SERIAL_OCTETS)?;
     Ok(())
