@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -188,6 +189,7 @@ def _one_sided(store: Store, index: int, removed: bool, n_old: int) -> list[dict
         if not n:
             continue
         times, parts, reasons = unpack_payload(batch.column(1))
+        has_reason = reasons != 0xFF
         pieces.append(
             {
                 "count": n,
@@ -196,51 +198,17 @@ def _one_sided(store: Store, index: int, removed: bool, n_old: int) -> list[dict
                 "change": np.full(n, change, np.uint8),
                 "date": times.astype(np.int64),
                 "partition": parts.astype(np.uint32) + offset,
-                "reason": np.ascontiguousarray(reasons),
-                "changed_row": np.empty(0, np.uint32),
-                "old_date": np.empty(0, np.int64),
-                "old_partition": np.empty(0, np.uint32),
-                "old_reason": np.empty(0, np.uint8),
+                "reason": np.where(has_reason, reasons, 0).astype(np.uint8),
+                "reason_valid": np.packbits(has_reason, bitorder="little"),
+                "changed": 0,
             }
         )
     return pieces
 
 
-def _u(buffer, dtype) -> np.ndarray:
-    return buffer if isinstance(buffer, np.ndarray) else np.frombuffer(buffer, dtype)
-
-
-def _facts(date: np.ndarray, partition: np.ndarray, reason: np.ndarray, names: pa.Array):
-    """(partition, reason, revocation_date) columns from decoded diff columns."""
-    has_reason = reason != 0xFF
-    return (
-        pa.DictionaryArray.from_arrays(pa.array(partition.view(np.int32)), names),
-        pa.DictionaryArray.from_arrays(pa.array(reason.view(np.int8), mask=~has_reason), _REASON_DICT),
-        pa.array(date, UTC_SECONDS),
-    )
-
-
-def _old_facts(n: int, d: dict, names: pa.Array):
-    """The old_* columns: what changed entries were; null for added and removed ones."""
-    rows = _u(d["changed_row"], np.uint32)
-    if not len(rows):
-        nulls = pa.nulls(n, pa.int32())
-        return (
-            pa.DictionaryArray.from_arrays(nulls, names),
-            pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int8()), _REASON_DICT),
-            pa.nulls(n, UTC_SECONDS),
-        )
-    keep = np.zeros(n, bool)
-    keep[rows] = True
-    date, partition, reason = np.zeros(n, np.int64), np.zeros(n, np.uint32), np.full(n, 0xFF, np.uint8)
-    date[rows] = _u(d["old_date"], np.int64)
-    partition[rows] = _u(d["old_partition"], np.uint32)
-    reason[rows] = _u(d["old_reason"], np.uint8)
-    return (
-        pa.DictionaryArray.from_arrays(pa.array(partition.view(np.int32), mask=~keep), names),
-        pa.DictionaryArray.from_arrays(pa.array(reason.view(np.int8), mask=reason == 0xFF), _REASON_DICT),
-        pa.array(date, UTC_SECONDS, mask=~keep),
-    )
+def _column(type_: pa.DataType, n: int, data: Any, validity: Any = None) -> pa.Array:
+    """An Arrow array over a diff buffer (and its validity bitmap), without copying."""
+    return pa.Array.from_buffers(type_, n, [None if validity is None else pa.py_buffer(validity), pa.py_buffer(data)])
 
 
 def _diff_table(issuer: int, aliases: pa.Array, pieces: list[dict], names: pa.Array) -> pa.Table:
@@ -255,18 +223,27 @@ def _diff_table(issuer: int, aliases: pa.Array, pieces: list[dict], names: pa.Ar
             batch = SerialBatch(np.zeros(n, np.uint64), np.arange(n, dtype=np.uint32), keys)
         else:
             batch = SerialBatch(np.frombuffer(d["serial"], np.uint64), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
-        change_codes = _u(d["change"], np.uint8)
-        partition, reason, date = _facts(_u(d["date"], np.int64), _u(d["partition"], np.uint32), _u(d["reason"], np.uint8), names)
-        old_partition, old_reason, old_date = _old_facts(n, d, names)
+        partition = pa.DictionaryArray.from_arrays(_column(pa.int32(), n, d["partition"]), names)
+        reason = pa.DictionaryArray.from_arrays(_column(pa.int8(), n, d["reason"], d["reason_valid"]), _REASON_DICT)
+        if d["changed"]:
+            old_partition = pa.DictionaryArray.from_arrays(_column(pa.int32(), n, d["old_partition"], d["old_valid"]), names)
+            old_reason = pa.DictionaryArray.from_arrays(
+                _column(pa.int8(), n, d["old_reason"], d["old_reason_valid"]), _REASON_DICT
+            )
+            old_date = _column(UTC_SECONDS, n, d["old_date"], d["old_valid"])
+        else:
+            old_partition = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), names)
+            old_reason = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int8()), _REASON_DICT)
+            old_date = pa.nulls(n, UTC_SECONDS)
         tables.append(
             pa.table(
                 {
                     "issuer": pa.DictionaryArray.from_arrays(pa.array(np.full(n, issuer, np.int16)), aliases),
                     "serial": to_hex(batch),
-                    "change": pa.DictionaryArray.from_arrays(pa.array(change_codes.view(np.int8)), _CHANGE_DICT),
+                    "change": pa.DictionaryArray.from_arrays(_column(pa.int8(), n, d["change"]), _CHANGE_DICT),
                     "partition": partition,
                     "reason": reason,
-                    "revocation_date": date,
+                    "revocation_date": _column(UTC_SECONDS, n, d["date"]),
                     "old_partition": old_partition,
                     "old_reason": old_reason,
                     "old_revocation_date": old_date,

@@ -8,15 +8,17 @@
 
 use rayon::prelude::*;
 
+use crate::crl::NO_REASON;
 use crate::index::{unpack, IssuerView, LongKey, Payload};
 
 pub const ADDED: u8 = 0;
 pub const REMOVED: u8 = 1;
 pub const CHANGED: u8 = 2;
 
-/// Differences as columns, one row per changed serial, sorted by serial. Partitions are given as
-/// indexes into the old snapshot's partitions (`0..n_old`) followed by the new one's
-/// (`n_old..`), so one list of names serves both sides.
+/// Differences as columns, one row per changed serial, sorted by serial, ready to become Arrow
+/// arrays without further passes: absent values are zero, with Arrow validity bitmaps (LSB
+/// first). Partitions are given as indexes into the old snapshot's partitions (`0..n_old`)
+/// followed by the new one's (`n_old..`), so one list of names serves both sides.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct DiffColumns<K> {
     pub serial: Vec<K>,
@@ -25,11 +27,15 @@ pub struct DiffColumns<K> {
     pub date: Vec<i64>,
     pub partition: Vec<u32>,
     pub reason: Vec<u8>,
-    /// The rows (indexes into the columns above) of changed entries, and what they were.
-    pub changed_row: Vec<u32>,
+    pub reason_valid: Vec<u8>,
+    /// What a changed entry was: set on changed rows only (`old_valid`).
+    pub old_valid: Vec<u8>,
     pub old_date: Vec<i64>,
     pub old_partition: Vec<u32>,
     pub old_reason: Vec<u8>,
+    pub old_reason_valid: Vec<u8>,
+    /// Rows with `old_valid` set.
+    pub changed: usize,
 }
 
 pub type ShortDiff = DiffColumns<u64>;
@@ -39,32 +45,52 @@ impl<K: Copy> DiffColumns<K> {
     fn with_capacity(n: usize) -> Self {
         // Room for the worst case (every entry differs) is reserved but only touched as rows are
         // written, so it costs address space, not memory.
+        let bits = n.div_ceil(8);
         DiffColumns {
             serial: crate::mem::with_capacity(n),
             change: crate::mem::with_capacity(n),
             date: crate::mem::with_capacity(n),
             partition: crate::mem::with_capacity(n),
             reason: crate::mem::with_capacity(n),
-            changed_row: Vec::new(),
-            old_date: Vec::new(),
-            old_partition: Vec::new(),
-            old_reason: Vec::new(),
+            reason_valid: crate::mem::with_capacity(bits),
+            old_valid: crate::mem::with_capacity(bits),
+            old_date: crate::mem::with_capacity(n),
+            old_partition: crate::mem::with_capacity(n),
+            old_reason: crate::mem::with_capacity(n),
+            old_reason_valid: crate::mem::with_capacity(bits),
+            changed: 0,
         }
     }
 
     #[inline]
     fn push(&mut self, serial: K, change: u8, now: (i64, u32, u8), was: Option<(i64, u32, u8)>) {
-        if let Some(was) = was {
-            self.changed_row.push(self.serial.len() as u32);
-            self.old_date.push(was.0);
-            self.old_partition.push(was.1);
-            self.old_reason.push(was.2);
+        let row = self.serial.len();
+        if row % 8 == 0 {
+            self.reason_valid.push(0);
+            self.old_valid.push(0);
+            self.old_reason_valid.push(0);
         }
+        let (byte, bit) = (row / 8, 1u8 << (row % 8));
+        let reason = |r: u8| if r == NO_REASON { 0 } else { r };
         self.serial.push(serial);
         self.change.push(change);
         self.date.push(now.0);
         self.partition.push(now.1);
-        self.reason.push(now.2);
+        self.reason.push(reason(now.2));
+        if now.2 != NO_REASON {
+            self.reason_valid[byte] |= bit;
+        }
+        let (old_date, old_partition, old_reason) = was.unwrap_or((0, 0, NO_REASON));
+        self.old_date.push(old_date);
+        self.old_partition.push(old_partition);
+        self.old_reason.push(reason(old_reason));
+        if was.is_some() {
+            self.old_valid[byte] |= bit;
+            self.changed += 1;
+        }
+        if old_reason != NO_REASON {
+            self.old_reason_valid[byte] |= bit;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -177,9 +203,22 @@ mod tests {
         // Removed: old partition 0; changed: now new partition 0 (index 2 + 0), was old 1.
         assert_eq!((d.date[0], d.partition[0]), (10, 0));
         assert_eq!((d.date[1], d.partition[1], d.reason[1]), (31, 2, 4));
-        assert_eq!(d.changed_row, vec![1]);
-        assert_eq!((d.old_date[0], d.old_partition[0], d.old_reason[0]), (30, 1, 4));
+        assert_eq!((d.old_valid.clone(), d.changed), (vec![0b010], 1));
+        assert_eq!((d.old_date[1], d.old_partition[1], d.old_reason[1]), (30, 1, 4));
+        assert_eq!((d.old_date[0], d.old_reason[0], d.old_reason_valid.clone()), (0, 0, vec![0b010]));
+        assert_eq!(d.reason_valid, vec![0b111]);
         assert_eq!(d.partition[2], 2);
+    }
+
+    #[test]
+    fn absent_reasons_are_null_not_zero() {
+        let mut none = rec(1, 10, 0);
+        none.reason = NO_REASON;
+        let old = build(vec![none], vec![], vec![]);
+        let new = build(vec![rec(1, 10, 0)], vec![], vec![]);
+        let d = &diff_short(&old.view(), &new.view(), &[0], &[0])[0];
+        assert_eq!((d.change[0], d.reason[0], d.reason_valid[0]), (CHANGED, 4, 1));
+        assert_eq!((d.old_reason[0], d.old_reason_valid[0], d.old_valid[0]), (0, 0, 1));
     }
 
     #[test]

@@ -236,10 +236,13 @@ fn diff_columns<'py, K: Copy + Send + Sync + 'static>(py: Python<'py>, d: crate:
     out.set_item("date", bytes(py, d.date)?)?;
     out.set_item("partition", bytes(py, d.partition)?)?;
     out.set_item("reason", bytes(py, d.reason)?)?;
-    out.set_item("changed_row", bytes(py, d.changed_row)?)?;
+    out.set_item("reason_valid", bytes(py, d.reason_valid)?)?;
+    out.set_item("changed", d.changed)?;
+    out.set_item("old_valid", bytes(py, d.old_valid)?)?;
     out.set_item("old_date", bytes(py, d.old_date)?)?;
     out.set_item("old_partition", bytes(py, d.old_partition)?)?;
     out.set_item("old_reason", bytes(py, d.old_reason)?)?;
+    out.set_item("old_reason_valid", bytes(py, d.old_reason_valid)?)?;
     Ok(out)
 }
 
