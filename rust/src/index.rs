@@ -41,6 +41,30 @@ const LINEAR_SCAN: usize = 16;
 
 pub type LongKey = [u8; MAX_SERIAL_OCTETS];
 
+/// One rank block of the bitmap, aligned to a cache line, so that a lookup reads one line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct BitmapBlock(pub [u64; WORDS_PER_BLOCK]);
+
+/// A copy of `words` in cache-line-aligned blocks, when they are not aligned already: a
+/// memory-mapped Arrow file places a buffer at any multiple of 8 bytes, and a block that
+/// straddles two cache lines costs a second miss on every lookup that ranks it. None when
+/// no copy is needed (aligned, empty, or not whole blocks, which validation reports).
+pub fn aligned_bitmap(words: &[u64]) -> Option<Vec<BitmapBlock>> {
+    let aligned = (words.as_ptr() as usize) % std::mem::align_of::<BitmapBlock>() == 0;
+    if aligned || words.is_empty() || words.len() % WORDS_PER_BLOCK != 0 {
+        return None;
+    }
+    Some(words.chunks_exact(WORDS_PER_BLOCK).map(|c| BitmapBlock(c.try_into().expect("whole block"))).collect())
+}
+
+/// The words of aligned blocks.
+pub fn block_words(blocks: &[BitmapBlock]) -> &[u64] {
+    // SAFETY: BitmapBlock is repr(C) around [u64; WORDS_PER_BLOCK] with no padding (its size is
+    // exactly its alignment, 64 bytes), so the blocks are contiguous u64s.
+    unsafe { std::slice::from_raw_parts(blocks.as_ptr() as *const u64, blocks.len() * WORDS_PER_BLOCK) }
+}
+
 /// An entry's facts, packed: revocation time (u32 LE), partition (u16 LE), reason (u8).
 pub type Payload = [u8; 7];
 
@@ -525,6 +549,7 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,6 +635,19 @@ mod tests {
         assert_eq!(v.find(&SerialKey::Long(k)).unwrap(), Hit { date: 50, partition: 3, reason: 4, invalidity: Some(-5) });
         assert_eq!(v.find(&SerialKey::Short(7)).unwrap().invalidity, Some(9));
         assert!(v.find(&SerialKey::Short(8)).is_none());
+    }
+
+    #[test]
+    fn aligned_bitmap_copy_reads_the_same() {
+        let words: Vec<u64> = (0..33u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        // Some 8-word window of this vector starts off a cache line.
+        let start = (0..8).find(|&k| (words[k..].as_ptr() as usize) % 64 != 0).unwrap();
+        let view = &words[start..start + 16];
+        let blocks = aligned_bitmap(view).expect("a misaligned bitmap is copied");
+        assert_eq!(block_words(&blocks), view);
+        assert_eq!(block_words(&blocks).as_ptr() as usize % 64, 0);
+        assert!(aligned_bitmap(block_words(&blocks)).is_none());
+        assert!(aligned_bitmap(&view[..5]).is_none());
     }
 
     #[test]

@@ -263,6 +263,8 @@ struct HeldIssuer {
     /// Bucket offsets (offset-table lookup) or block ranks (bitmap lookup).
     directory: Held,
     bitmap: Held,
+    /// The bitmap in cache-line-aligned blocks, when the file's buffer is not aligned.
+    aligned_bitmap: Option<Vec<crate::index::BitmapBlock>>,
     dir_base: u64,
     dir_shift: u32,
     long_serial: Held,
@@ -278,11 +280,14 @@ impl HeldIssuer {
             Held::get(&v, k)
         };
         let int = |k: &str| -> PyResult<Bound<'_, PyAny>> { d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("missing {k}"))) };
+        let bitmap = get("bitmap")?;
+        let aligned_bitmap = crate::index::aligned_bitmap(bitmap.slice()?);
         Ok(HeldIssuer {
             serial: get("serial")?,
             payload: get("payload")?,
             directory: get("directory")?,
-            bitmap: get("bitmap")?,
+            bitmap,
+            aligned_bitmap,
             dir_base: int("dir_base")?.extract()?,
             dir_shift: int("dir_shift")?.extract()?,
             long_serial: get("long_serial")?,
@@ -293,7 +298,10 @@ impl HeldIssuer {
     }
 
     fn view(&self) -> PyResult<IssuerView<'_>> {
-        let bitmap: &[u64] = self.bitmap.slice()?;
+        let bitmap: &[u64] = match &self.aligned_bitmap {
+            Some(blocks) => crate::index::block_words(blocks),
+            None => self.bitmap.slice()?,
+        };
         let directory: &[u32] = self.directory.slice()?;
         Ok(IssuerView {
             serials: self.serial.slice()?,
