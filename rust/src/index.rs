@@ -415,12 +415,15 @@ impl<'a> IssuerView<'a> {
     /// `hi == lo + 1` for a present key, an empty range otherwise.
     #[inline(always)]
     pub fn stage_range(&self, located: usize) -> (u32, u32) {
-        self.stage_range_with::<true>(located)
+        self.stage_range_with::<true, false>(located)
     }
 
-    /// [`Self::stage_range`], prefetching a found row's payload only when `PAYLOAD` is set.
+    /// [`Self::stage_range`], prefetching a found row's payload only when `PAYLOAD` is set. With
+    /// `EAGER_RANK`, a bitmap lookup computes the rank whether or not the key is present instead
+    /// of branching on it: cheaper when presence is unpredictable (a batch with many revoked
+    /// serials), dearer when most keys are absent.
     #[inline(always)]
-    pub fn stage_range_with<const PAYLOAD: bool>(&self, located: usize) -> (u32, u32) {
+    pub fn stage_range_with<const PAYLOAD: bool, const EAGER_RANK: bool>(&self, located: usize) -> (u32, u32) {
         if located == usize::MAX {
             return (0, 0);
         }
@@ -428,7 +431,8 @@ impl<'a> IssuerView<'a> {
             let w = located / 64;
             let word = self.bitmap[w];
             let bit = located % 64;
-            if (word >> bit) & 1 == 0 {
+            let present = ((word >> bit) & 1) as u32;
+            if !EAGER_RANK && present == 0 {
                 return (0, 0);
             }
             let block = w / WORDS_PER_BLOCK;
@@ -444,7 +448,7 @@ impl<'a> IssuerView<'a> {
             if PAYLOAD {
                 self.prefetch_row(row as usize);
             }
-            return (row, row + 1);
+            return (row, row + present);
         }
         let lo = self.directory[located];
         let hi = self.directory[located + 1];
@@ -458,11 +462,11 @@ impl<'a> IssuerView<'a> {
     #[inline(always)]
     pub fn stage_search(&self, range: (u32, u32), key: u64) -> u32 {
         let (lo, hi) = range;
+        if self.is_bitmap() {
+            return if lo < hi { lo } else { NOT_FOUND };
+        }
         if lo >= hi {
             return NOT_FOUND;
-        }
-        if self.is_bitmap() {
-            return lo;
         }
         let s = &self.serials[lo as usize..hi as usize];
         let row = if s.len() <= LINEAR_SCAN {
