@@ -201,6 +201,8 @@ pub struct Certificate<'a> {
     pub not_after: i64,
     /// The whole SubjectPublicKeyInfo DER (what signature verification takes).
     pub spki: &'a [u8],
+    /// The subjectPublicKey BIT STRING's bits (what RFC 5280 key identifiers hash).
+    pub public_key_bits: &'a [u8],
     /// The public key algorithm, dotted (`1.2.840.113549.1.1.1` for rsaEncryption).
     pub key_algorithm: String,
     pub rsa: Option<RsaKey<'a>>,
@@ -322,7 +324,7 @@ impl<'a> Certificate<'a> {
         let subject_tlv = t.read_tag(tag::SEQUENCE, "subject").field("subject")?;
         let subject = names::name_to_string(&subject_tlv).field("subject")?;
         let spki = t.read_tag(tag::SEQUENCE, "subjectPublicKeyInfo").field("subjectPublicKeyInfo")?;
-        let (key_algorithm, rsa) = parse_spki(&spki)?;
+        let (key_algorithm, rsa, public_key_bits) = parse_spki(&spki)?;
         let mut cert = Certificate {
             raw: cert.raw,
             tbs: tbs.raw,
@@ -336,6 +338,7 @@ impl<'a> Certificate<'a> {
             not_before,
             not_after,
             spki: spki.raw,
+            public_key_bits,
             key_algorithm,
             rsa,
             key_usage: None,
@@ -505,9 +508,19 @@ impl<'a> Certificate<'a> {
     pub fn allows(&self, bits: u16) -> bool {
         self.key_usage.map_or(true, |ku| ku & bits == bits)
     }
+
+    /// The key's identifier: the subjectKeyIdentifier, or without one RFC 5280 §4.2.1.2
+    /// method (1), the SHA-1 of the subjectPublicKey bits.
+    pub fn key_identifier(&self) -> Vec<u8> {
+        match self.subject_key_id {
+            Some(id) => id.to_vec(),
+            None => crate::signature::hash(crate::signature::HashAlg::Sha1, self.public_key_bits).as_ref().to_vec(),
+        }
+    }
 }
 
-fn parse_spki<'a>(spki: &Tlv<'a>) -> Result<(String, Option<RsaKey<'a>>), CertError> {
+/// (algorithm, the RSA key if it is one, the subjectPublicKey bits).
+fn parse_spki<'a>(spki: &Tlv<'a>) -> Result<(String, Option<RsaKey<'a>>, &'a [u8]), CertError> {
     const FIELD: &str = "subjectPublicKeyInfo";
     let mut r = spki.reader();
     let alg = r.read_tag(tag::SEQUENCE, "algorithm").field(FIELD)?;
@@ -516,7 +529,7 @@ fn parse_spki<'a>(spki: &Tlv<'a>) -> Result<(String, Option<RsaKey<'a>>), CertEr
     let oid = alg.reader().read_tag(tag::OID, "algorithm").field(FIELD)?;
     let name = der::oid_to_string(oid.value);
     if oid.value != OID_RSA_ENCRYPTION && oid.value != OID_RSASSA_PSS {
-        return Ok((name, None));
+        return Ok((name, None, bits));
     }
     let mut k = Reader::new(bits);
     let seq = k.read_tag(tag::SEQUENCE, "RSAPublicKey").field(FIELD)?;
@@ -528,7 +541,7 @@ fn parse_spki<'a>(spki: &Tlv<'a>) -> Result<(String, Option<RsaKey<'a>>), CertEr
     if modulus.is_empty() || exponent.is_empty() {
         return fail(FIELD, "RSA modulus or exponent is zero");
     }
-    Ok((name, Some(RsaKey { modulus, exponent })))
+    Ok((name, Some(RsaKey { modulus, exponent }), bits))
 }
 
 fn parse_key_usage(value: &Tlv<'_>) -> Result<u16, CertError> {

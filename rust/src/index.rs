@@ -553,7 +553,6 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,21 +101,30 @@ fn escape_into(out: &mut String, value: &str) {
 /// Appends the attributes of one RelativeDistinguishedName (the contents of `rdn`, whatever its
 /// tag: a SET, or an implicitly tagged `[1]` in a distribution point name).
 fn rdn_into(out: &mut String, rdn: &Tlv<'_>) -> der::Result<()> {
-    let mut atvs = rdn.reader();
     let mut first = true;
+    for_each_attribute(rdn, |oid, value| {
+        if !first {
+            out.push_str(" + ");
+        }
+        first = false;
+        out.push_str(&attribute_name(oid));
+        out.push('=');
+        escape_into(out, &string_value(value)?);
+        Ok(())
+    })
+}
+
+/// Calls `f(attribute type OID, value)` for each AttributeTypeAndValue of one
+/// RelativeDistinguishedName (the contents of `rdn`, whatever its tag), in encoded order.
+fn for_each_attribute<'a>(rdn: &Tlv<'a>, mut f: impl FnMut(&'a [u8], &Tlv<'a>) -> der::Result<()>) -> der::Result<()> {
+    let mut atvs = rdn.reader();
     while !atvs.is_empty() {
         let atv = atvs.read_tag(tag::SEQUENCE, "AttributeTypeAndValue")?;
         let mut r = atv.reader();
         let oid = r.read_tag(tag::OID, "attribute type")?;
         let value = r.read()?;
         r.finish("attribute value")?;
-        if !first {
-            out.push_str(" + ");
-        }
-        first = false;
-        out.push_str(&attribute_name(oid.value));
-        out.push('=');
-        escape_into(out, &string_value(&value)?);
+        f(oid.value, &value)?;
     }
     Ok(())
 }
@@ -152,14 +161,11 @@ pub fn name_attributes(der_bytes: &[u8]) -> der::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut rdns = name.reader();
     while !rdns.is_empty() {
-        let mut atvs = rdns.read_tag(tag::SET, "RelativeDistinguishedName")?.reader();
-        while !atvs.is_empty() {
-            let mut atv = atvs.read_tag(tag::SEQUENCE, "AttributeTypeAndValue")?.reader();
-            let oid = atv.read_tag(tag::OID, "attribute type")?;
-            let value = atv.read()?;
-            atv.finish("attribute value")?;
-            out.push((attribute_name(oid.value).into_owned(), directory_string(&value)?));
-        }
+        let rdn = rdns.read_tag(tag::SET, "RelativeDistinguishedName")?;
+        for_each_attribute(&rdn, |oid, value| {
+            out.push((attribute_name(oid).into_owned(), directory_string(value)?));
+            Ok(())
+        })?;
     }
     Ok(out)
 }

@@ -458,26 +458,13 @@ fn pem_certificates<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Vec<Bound<'py
     Ok(blocks.iter().filter(|(label, _)| cert::is_certificate_label(label)).map(|(_, der)| PyBytes::new(py, der)).collect())
 }
 
-/// One CA certificate (DER) for the trust store (`jpki_fast.trust`). Returns a dict of the facts the trust store keeps; raises ValueError naming
-/// what is wrong. The key identifier is the subjectKeyIdentifier, or RFC 5280 §4.2.1.2
-/// method (1) (SHA-1 of the subjectPublicKey bits) when the certificate has none.
+/// One CA certificate (DER) for the trust store (`jpki_fast.trust`). Returns a dict of the facts
+/// the trust store keeps; raises ValueError naming what is wrong. `key_id` is
+/// [`Certificate::key_identifier`].
 #[pyfunction]
 fn ca_certificate<'py>(py: Python<'py>, der_bytes: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     let invalid = |what: String| PyValueError::new_err(what);
     let c = Certificate::parse(der_bytes).map_err(|e| invalid(e.to_string()))?;
-    let key_id: Vec<u8> = match c.subject_key_id {
-        Some(id) => id.to_vec(),
-        None => {
-            let mut spki = crate::der::Reader::new(c.spki);
-            let mut fields = spki.read().and_then(|t| t.expect(crate::der::tag::SEQUENCE, "SubjectPublicKeyInfo")).map_err(|e| invalid(e.to_string()))?.reader();
-            let bits = fields
-                .read()
-                .and_then(|_| fields.read_tag(crate::der::tag::BIT_STRING, "subjectPublicKey"))
-                .map_err(|e| invalid(e.to_string()))?;
-            let key = bits.value.get(1..).ok_or_else(|| invalid("subjectPublicKey: empty BIT STRING".into()))?;
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, key).as_ref().to_vec()
-        }
-    };
     let attributes = crate::names::name_attributes(c.subject_der).map_err(|e| invalid(format!("subject: {e}")))?;
     let d = PyDict::new(py);
     d.set_item("certificate_der", PyBytes::new(py, der_bytes))?;
@@ -490,8 +477,8 @@ fn ca_certificate<'py>(py: Python<'py>, der_bytes: &[u8]) -> PyResult<Bound<'py,
     d.set_item("not_before", c.not_before)?;
     d.set_item("not_after", c.not_after)?;
     d.set_item("is_ca", c.basic_constraints.is_some_and(|b| b.0))?;
-    d.set_item("crl_sign", c.key_usage.map_or(true, |ku| ku & usage::CRL_SIGN != 0))?;
-    d.set_item("key_id", PyBytes::new(py, &key_id))?;
+    d.set_item("crl_sign", c.allows(usage::CRL_SIGN))?;
+    d.set_item("key_id", PyBytes::new(py, &c.key_identifier()))?;
     d.set_item("authority_key_id", c.authority_key_id.map(|k| PyBytes::new(py, k)))?;
     Ok(d)
 }
