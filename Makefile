@@ -6,13 +6,14 @@ VENV   := .venv
 PY     := $(abspath $(VENV))/bin/python
 STAMP  := $(VENV)/.installed
 BUILT  := $(VENV)/.built
+SERVICE := $(VENV)/.service
 DEMO   ?= demo-data
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean
+.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean service-install
 
 all: build
 
@@ -37,11 +38,18 @@ test: test-rust test-python
 test-rust:
 	cargo test --release -q
 
-test-python: $(BUILT)
+test-python: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m "not slow"
 
-test-slow: $(BUILT)
+test-slow: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m slow
+
+# The HTTP service: its own distribution (service/), installed editable beside the library.
+$(SERVICE): $(BUILT) service/pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e "service[dev]"
+	touch $@
+
+service-install: $(SERVICE)
 
 demo: $(BUILT)
 	$(PY) -m jpki_fast.demo $(DEMO)
