@@ -135,24 +135,31 @@ def create_app(config: ServiceConfig | None = None, *, routers: Iterable[APIRout
             audit.close()
             metrics.worker_exit()
 
-    app = FastAPI(
-        title="jpki-fast",
-        version=jpki_fast.__version__,
-        description=DESCRIPTION,
-        openapi_tags=TAGS,
-        lifespan=lifespan,
-    )
+    app = _application(lifespan)
     app.state.config = config
     app.state.keys = keys
     app.state.snapshots = holder
     app.state.audit = audit
-    errors.install(app)
     app.add_middleware(BodyLimit, max_body=config.max_body)
     app.add_middleware(Recorder, holder_of_state=app.state)  # added last: outermost, sees every answer
-    for router in [*default_routers(), *routers, *_plugin_routers(app)]:
+    for router in [*routers, *_plugin_routers(app)]:
+        app.include_router(router)
+    return app
+
+
+def _application(lifespan=None) -> FastAPI:
+    """The FastAPI object with the default routers and error handlers (no state yet)."""
+    app = FastAPI(title="jpki-fast", version=jpki_fast.__version__, description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
+    errors.install(app)
+    for router in default_routers():
         app.include_router(router)
     _document_raw_bodies(app)
     return app
+
+
+def openapi_schema() -> dict:
+    """The OpenAPI schema of the default endpoints, without opening a store (for tooling)."""
+    return _application().openapi()
 
 
 def create_app_from_env() -> FastAPI:

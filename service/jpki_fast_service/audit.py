@@ -96,10 +96,16 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._key = key
         self.per_item_limit = per_item_limit
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._fd = -1
+        self._open()
         self._known: tuple[int, str, int] | None = None  # (file size, last hash, last seq) after our last write
 
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
     def close(self) -> None:
+        """Closes the file; a later :meth:`append` opens it again (an app may be started and
+        stopped more than once, e.g. by test clients)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -156,6 +162,8 @@ class AuditLog:
 
     def append(self, record: dict) -> None:
         """Appends one record (seq, prev and hash are added) under the log's lock."""
+        if self._fd < 0:
+            self._open()
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             size = os.fstat(self._fd).st_size

@@ -81,6 +81,13 @@ def _location(err: dict) -> str:
 
 def _validation_message(err: dict) -> str:
     msg = err.get("msg", "invalid")
+    if err.get("type") == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        if "{42}" in pattern:
+            return "expected a SHA-256 digest: 32 bytes in base64"
+        if "BEGIN" in pattern:
+            return "not valid base64 DER or PEM text"
+        return "not valid base64 (standard alphabet, padding optional)"
     if err.get("type") == "json_invalid":
         detail = (err.get("ctx") or {}).get("error")
         loc = err.get("loc", ())

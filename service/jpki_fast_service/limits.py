@@ -40,6 +40,20 @@ def limits(request: Request) -> Limits:
     return Limits(config.max_items, config.max_body)
 
 
+def known_query(*names: str):
+    """A dependency refusing query parameters the endpoint does not take (422): a misspelt
+    ``?form=`` must not silently mean "no lower bound"."""
+    allowed = frozenset(names)
+
+    def dependency(request: Request) -> None:
+        for name in request.query_params.keys():
+            if name not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise ServiceError(422, "invalid_field", f"query/{name}: unknown query parameter (known: {known})", f"query/{name}")
+
+    return dependency
+
+
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 

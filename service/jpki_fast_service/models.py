@@ -13,9 +13,10 @@ certificate may also be PEM text.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, RootModel, StrictBool
 
 SerialStatus = Literal["good", "revoked", "stale", "unknown", "malformed"]
 CertStatus = Literal[
@@ -37,14 +38,53 @@ Kind = Literal["authentication", "signing"]
 Hash = Literal["sha256", "sha384", "sha512", "sha1"]
 Purpose = Literal["login", "signature"]
 
-#: ``now``: an ISO 8601 instant (``2026-11-26T09:00:00Z``; without an offset, UTC) or epoch seconds.
+def _text_only(value):
+    """Dates and times are ISO 8601 strings in this API, never numbers (pydantic would read a
+    number as epoch seconds)."""
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO 8601 date/time string (2026-11-26T09:00:00Z)")
+    return value
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _whole_number(value):
+    """A JSON integer: a number without a fraction (22 or 22.0), never a string or boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("expected a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("expected a whole number")
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+#: An ISO 8601 instant (``2026-11-26T09:00:00Z``; without an offset, UTC).
+Instant = Annotated[dt.datetime, BeforeValidator(_text_only)]
+Day = Annotated[dt.date, BeforeValidator(_text_only)]
 Now = Annotated[
-    dt.datetime | int | None,
-    Field(description="judge freshness and validity at this instant (default: the current time)"),
+    Instant | None, Field(description="judge freshness and validity at this instant (ISO 8601; default: the current time)")
 ]
-Base64 = Annotated[str, Field(description="base64 (standard alphabet, padding optional)", max_length=1 << 26)]
+#: Standard base64 (RFC 4648 alphabet), padding optional.
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$"
+Base64 = Annotated[str, Field(description="base64 (standard alphabet, padding optional)", max_length=1 << 26, pattern=BASE64_PATTERN)]
 CertificateText = Annotated[
-    str, Field(description="a certificate: base64 DER, or PEM text", min_length=1, max_length=1 << 20)
+    str,
+    Field(
+        description="a certificate: base64 DER, or PEM text",
+        min_length=1,
+        max_length=1 << 20,
+        pattern=r"^(?:-----BEGIN [\x00-\x7f]*|" + BASE64_PATTERN[1:-1] + r")$",
+    ),
+]
+#: A SHA-256 digest in base64: 32 bytes.
+Sha256Digest = Annotated[
+    str, Field(description="the SHA-256 digest of the document (32 bytes), base64", pattern=r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=?$")
 ]
 
 
@@ -73,19 +113,39 @@ class ErrorResponse(_Model):
 # POST /v1/status
 
 
+#: A serial: a hex string (054CFCD8, 0x54cfcd8, 05:4C:FC:D8), up to 20 octets. Any other value
+#: (bad hex, a number, null, an object) is not refused but answered ``malformed`` with a detail,
+#: so that one bad item never fails a batch: the schema therefore admits any JSON value.
+Serial = Annotated[
+    JsonValue,
+    Field(description="a hex string, up to 20 octets; any other value is answered malformed", examples=["054CFCD8"]),
+]
+
+
 class StatusItem(_Model):
     issuer: str = Field(description="the CA key: its alias (auth_ca_2023) or key identifier (hex)")
-    serial: str = Field(description="hex (054CFCD8, 0x54cfcd8, 05:4C:FC:D8), up to 20 octets")
+    serial: Serial
 
 
-class StatusRequest(_Model):
-    """One issuer for every serial (``issuer`` + ``serials``), or one per item (``items``)."""
+class StatusSerialsRequest(_Model):
+    """One issuer for every serial."""
 
-    issuer: str | None = Field(None, description="the CA key of every serial (with serials)")
-    serials: list[str] | None = Field(None, description="hex serials (with issuer)")
-    items: list[StatusItem] | None = Field(None, description="issuer and serial per item (instead of issuer + serials)")
+    issuer: str = Field(description="the CA key: its alias (auth_ca_2023) or key identifier (hex)")
+    serials: list[Serial] = Field(min_length=1, description="hex serials; a malformed one is answered per item")
     now: Now = None
-    provenance: bool = Field(False, description="add partition, crl_number, this_update, next_update")
+    provenance: StrictBool | None = Field(False, description="add partition, crl_number, this_update, next_update")
+
+
+class StatusItemsRequest(_Model):
+    """An issuer per item."""
+
+    items: list[StatusItem] = Field(min_length=1)
+    now: Now = None
+    provenance: StrictBool | None = Field(False, description="add partition, crl_number, this_update, next_update")
+
+
+class StatusRequest(RootModel[StatusSerialsRequest | StatusItemsRequest]):
+    """``{"issuer", "serials"}`` or ``{"items"}``, with optional ``now`` and ``provenance``."""
 
 
 class StatusResult(BaseModel):
@@ -144,9 +204,9 @@ class CertificateStatusRequest(_Model):
     certificates: list[CertificateText] = Field(min_length=1)
     purpose: Purpose | None = Field(None, description="login, signature, or null to judge each by its CA's kind")
     now: Now = None
-    personal_data: bool = Field(False, description="include the basic 4 facts (needs the personal_data role)")
-    allow_test_hierarchy: bool = False
-    provenance: bool = Field(False, description="add crl_number, this_update, next_update")
+    personal_data: StrictBool = Field(False, description="include the basic 4 facts (needs the personal_data role)")
+    allow_test_hierarchy: StrictBool = False
+    provenance: StrictBool = Field(False, description="add crl_number, this_update, next_update")
 
 
 class CertificateStatusResponse(BaseModel):
@@ -190,14 +250,22 @@ class LoginBatchResponse(BaseModel):
     results: list[LoginResult]
 
 
-class SignatureRequest(_Model):
-    """A signed document: the signing certificate, the document (or its digest) and the signature."""
+class SignatureDocumentRequest(_Model):
+    """A signed document: the signing certificate, the document and the signature."""
 
     certificate: CertificateText
-    document: Base64 | None = Field(None, description="the signed bytes, base64")
-    digest: Base64 | None = Field(None, description="instead of document: its digest (hash), base64")
+    document: Base64 = Field(description="the signed bytes, base64")
     signature: Base64
     hash: Hash = "sha256"
+    now: Now = None
+
+
+class SignatureDigestRequest(_Model):
+    """The same with the document's SHA-256 digest instead of the document."""
+
+    certificate: CertificateText
+    digest: Sha256Digest
+    signature: Base64
     now: Now = None
 
 
@@ -209,10 +277,10 @@ class SignatureResponse(LoginResult):
 
 class AgeCheckRequest(_Model):
     certificates: list[CertificateText] = Field(min_length=1, description="signing certificates")
-    age: int = Field(ge=0, le=150, description="the threshold age in years")
-    date: dt.date | None = Field(None, description="the day to judge the age on (default: today in Japan, UTC+9)")
+    age: WholeNumber = Field(ge=0, le=150, description="the threshold age in years")
+    date: Day | None = Field(None, description="the day to judge the age on (default: today in Japan, UTC+9)")
     now: Now = None
-    personal_data: bool = Field(False, description="include the date of birth (needs the personal_data role)")
+    personal_data: StrictBool = Field(False, description="include the date of birth (needs the personal_data role)")
 
 
 class AgeResult(BaseModel):

@@ -107,7 +107,8 @@ def test_signature_needs_a_document_or_a_digest_of_the_right_size(client, datase
     h = dataset.header("query-a")
     base = {"certificate": b64(cert["der"]), "signature": b64(b"s" * 256)}
     error(client.post("/v1/signatures/verify", json=base, headers=h), 422, "/document")
-    error(client.post("/v1/signatures/verify", json={**base, "digest": b64(b"d" * 31)}, headers=h), 422, "/digest", "32")
+    error(client.post("/v1/signatures/verify", json={**base, "digest": b64(b"d" * 31)}, headers=h), 422, "/digest", "32 bytes")
+    error(client.post("/v1/signatures/verify", json={**base, "digest": b64(b"d" * 32), "document": "AA"}, headers=h), 422)
 
 
 def test_age_out_of_range_is_422(client, dataset):

@@ -17,7 +17,8 @@ from .. import metrics
 from ..audit import read_records, time_text
 from ..auth import Principal, require
 from ..errors import ServiceError
-from ..models import ReloadResponse, UsageResponse
+from ..limits import known_query
+from ..models import Instant, ReloadResponse, UsageResponse
 from ._common import errors, json_response
 
 router = APIRouter(tags=["admin"])
@@ -41,11 +42,17 @@ def _bound(value: dt.datetime | None) -> str | None:
     return None if value is None else time_text(value)
 
 
-@router.get("/v1/admin/usage", response_model=UsageResponse, responses=errors(401, 403, 422), summary="Usage per tenant, key, endpoint, kind and status")
+@router.get(
+    "/v1/admin/usage",
+    response_model=UsageResponse,
+    responses=errors(401, 403, 422),
+    dependencies=[Depends(known_query("from", "to", "tenant"))],
+    summary="Usage per tenant, key, endpoint, kind and status",
+)
 async def usage(
     request: Request,
-    start: dt.datetime | None = Query(None, alias="from", description="from this instant (inclusive; ISO 8601)"),
-    end: dt.datetime | None = Query(None, alias="to", description="to this instant (exclusive; ISO 8601)"),
+    start: Instant | None = Query(None, alias="from", description="from this instant (inclusive; ISO 8601)"),
+    end: Instant | None = Query(None, alias="to", description="to this instant (exclusive; ISO 8601)"),
     tenant: str | None = Query(None, description="only this tenant (an admin key bound to a tenant sees only its own)"),
     principal: Principal = Depends(require("admin")),
 ):

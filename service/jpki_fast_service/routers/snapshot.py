@@ -3,6 +3,7 @@ freshness, never entries), as JSON or Arrow IPC (``Accept: application/vnd.apach
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import weakref
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from jpki_fast.timeutil import iso
 
 from ..auth import Principal, require
-from ..models import PartitionsResponse, SnapshotResponse
+from ..limits import known_query
+from ..models import Instant, PartitionsResponse, SnapshotResponse
 from ..snapshots import current_store
 from ._common import ARROW, GET_ERRORS, arrow_response, epoch, json_response, rows, wants_arrow
 
@@ -89,11 +91,12 @@ def _freshness(store: jpki_fast.Store, now_s: int) -> dict:
     "/v1/snapshot",
     response_model=SnapshotResponse,
     responses={**GET_ERRORS, 200: {"content": {ARROW: {}}, "description": "JSON, or Arrow IPC (one row per issuer key)"}},
+    dependencies=[Depends(known_query("now"))],
     summary="The served snapshot: generation, counts, freshness",
 )
 async def snapshot(
     request: Request,
-    now: str | None = Query(None, description="judge freshness at this instant (ISO 8601; default: now)"),
+    now: Instant | None = Query(None, description="judge freshness at this instant (ISO 8601; default: now)"),
     principal: Principal = Depends(require("query")),
     store: jpki_fast.Store = Depends(current_store),
 ):
@@ -144,11 +147,12 @@ async def snapshot(
     "/v1/partitions",
     response_model=PartitionsResponse,
     responses={**GET_ERRORS, 200: {"content": {ARROW: {}}, "description": "JSON, or Arrow IPC (the same columns)"}},
+    dependencies=[Depends(known_query("now"))],
     summary="The partition CRLs held: numbers, times, entries, freshness",
 )
 async def partitions(
     request: Request,
-    now: str | None = Query(None, description="judge freshness at this instant (ISO 8601; default: now)"),
+    now: Instant | None = Query(None, description="judge freshness at this instant (ISO 8601; default: now)"),
     principal: Principal = Depends(require("query")),
     store: jpki_fast.Store = Depends(current_store),
 ):

@@ -91,7 +91,7 @@ def _facts(request: Request, store: jpki_fast.Store, result) -> RequestFacts:
     """Counts by status and by (certificate kind, status), and the audit HMACs, from the
     result columns (grouped in Arrow, no per-item work for big batches)."""
     table = result.table
-    facts = RequestFacts(items=table.num_rows, counts=dict(result.counts))
+    facts = RequestFacts(items=table.num_rows, counts={k: v for k, v in result.counts.items() if v})
     kinds = _kinds(store)
     grouped = pa.table({"issuer": table.column("issuer").cast(pa.string()), "status": table.column("status").cast(pa.string())})
     for row in grouped.group_by(["issuer", "status"]).aggregate([([], "count_all")]).to_pylist():
@@ -111,17 +111,16 @@ def _facts(request: Request, store: jpki_fast.Store, result) -> RequestFacts:
     return facts
 
 
-def _buffers(keys, table: pa.Table) -> list:
+def _buffers(keys: np.ndarray, table: pa.RecordBatch) -> list:
     """The raw bytes the batch digest covers: the normalized serial keys and the issuers."""
+    return [memoryview(np.ascontiguousarray(keys)).cast("B"), *_array_buffers(table.column("issuer"))]
+
+
+def _array_buffers(array: pa.Array | pa.ChunkedArray) -> list:
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     out = []
-    for value in (keys if isinstance(keys, (tuple, list)) else [keys]):
-        if isinstance(value, np.ndarray):
-            out.append(memoryview(np.ascontiguousarray(value)).cast("B"))
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            out.append(value)
-        elif isinstance(value, (pa.Array, pa.ChunkedArray)):
-            chunks = value.chunks if isinstance(value, pa.ChunkedArray) else [value]
-            out.extend(b for c in chunks for b in c.buffers() if b is not None)
-    issuer = table.column("issuer")
-    out.extend(b for c in issuer.chunks for b in c.buffers() if b is not None)
+    for chunk in chunks:
+        out.extend(b for b in chunk.buffers() if b is not None)
+        if pa.types.is_dictionary(chunk.type):
+            out.extend(b for b in chunk.dictionary.buffers() if b is not None)
     return out
