@@ -51,8 +51,10 @@ $(SERVICE): $(BUILT) service/pyproject.toml
 
 service-install: $(SERVICE)
 
-demo: $(BUILT)
+# Ends by serving the demo store on 127.0.0.1:8000 until interrupted (DEMO_SERVE=--no-serve stops after the curl commands).
+demo: $(BUILT) $(SERVICE)
 	$(PY) -m jpki_fast.demo $(DEMO)
+	$(PY) -m jpki_fast_service.demo $(DEMO) $(DEMO_SERVE)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only
