@@ -13,7 +13,7 @@ export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean service-install
+.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean service-install loadtest bench-service
 
 all: build
 
@@ -55,6 +55,11 @@ service-install: $(SERVICE)
 demo: $(BUILT) $(SERVICE)
 	$(PY) -m jpki_fast.demo $(DEMO)
 	$(PY) -m jpki_fast_service.demo $(DEMO) $(DEMO_SERVE)
+
+# The service under locust (bounded in time; CSV stats and an HTML report in bench/data/loadtest/);
+# fails on any failed request, wrong answer, or p99 above its bound. LOADTEST_ARGS="--time 60s --users 40"
+loadtest: $(BUILT) $(SERVICE)
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only

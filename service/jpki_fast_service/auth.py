@@ -10,7 +10,8 @@ usage). A request names its key in the ``X-API-Key`` header: a missing or unknow
 answered 401, a key without the role 403. Keys are compared in constant time (the presented
 key's hash against every stored hash, without stopping at a match) and are never logged.
 
-Endpoints declare what they need as a dependency::
+Endpoints declare what they need as a dependency (every dependency here is ``async``: FastAPI
+would run a plain ``def`` in a worker thread, a thread hop per dependency per request)::
 
     from jpki_fast_service.auth import Principal, require
 
@@ -175,7 +176,7 @@ def add_key(path: Path, key_id: str, roles: list[str], tenant: str | None = None
 api_key_header = APIKeyHeader(name=HEADER, auto_error=False, description="An API key (`jpki-fast keys add`)")
 
 
-def authenticate(request: Request, key: str | None = Depends(api_key_header)) -> Principal:
+async def authenticate(request: Request, key: str | None = Depends(api_key_header)) -> Principal:
     """The principal of the request's key; 401 when it is missing or unknown."""
     principal = request.app.state.keys.lookup(key)
     if principal is None:
@@ -195,7 +196,7 @@ def require(role: str) -> Callable[..., Principal]:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
 
-    def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
         if not principal.has(role):
             raise ServiceError(403, "forbidden", f"this API key lacks the {role!r} role", location=f"header/{HEADER}")
         return principal

@@ -35,7 +35,7 @@ class Limits:
             )
 
 
-def limits(request: Request) -> Limits:
+async def limits(request: Request) -> Limits:
     config = request.app.state.config
     return Limits(config.max_items, config.max_body)
 
@@ -45,7 +45,7 @@ def known_query(*names: str):
     ``?form=`` must not silently mean "no lower bound"."""
     allowed = frozenset(names)
 
-    def dependency(request: Request) -> None:
+    async def dependency(request: Request) -> None:
         for name in request.query_params.keys():
             if name not in allowed:
                 known = ", ".join(sorted(allowed)) or "none"
@@ -58,7 +58,7 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def json_body(request: Request) -> None:
+async def json_body(request: Request) -> None:
     """415 unless the body is declared JSON (``application/json`` or ``+json``)."""
     kind = media_type(request)
     if kind != "application/json" and not kind.endswith("+json"):

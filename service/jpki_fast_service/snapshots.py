@@ -91,7 +91,7 @@ class SnapshotHolder:
                 log.warning("reload failed, still serving generation %d: %s", self.store.generation, self.last_error)
 
 
-def current_store(request: Request) -> jpki_fast.Store:
+async def current_store(request: Request) -> jpki_fast.Store:
     """The dependency every answering endpoint takes: the snapshot this request answers from.
     It also records the generation, which the response names in ``X-Snapshot-Generation``."""
     store = request.app.state.snapshots.store

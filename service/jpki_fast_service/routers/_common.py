@@ -14,7 +14,7 @@ import pyarrow as pa
 from fastapi import Request
 from starlette.responses import Response
 
-from jpki_fast.timeutil import iso, to_epoch
+from jpki_fast.timeutil import to_epoch
 
 from ..audit import RequestFacts
 from ..errors import ServiceError
@@ -98,17 +98,16 @@ def certificate(text: str, location: str) -> bytes:
 
 def rows(table: pa.Table, columns: list[str]) -> list[dict]:
     """JSON-ready rows of the chosen columns (timestamps as ISO 8601 UTC strings)."""
-    out: dict[str, list] = {}
-    for name in columns:
-        if name not in table.column_names:
-            continue
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            out[name] = [None if v is None else iso(v) for v in column.cast(pa.int64()).to_pylist()]
-        else:
-            out[name] = column.to_pylist()
-    names = list(out)
-    return [dict(zip(names, values)) for values in zip(*(out[n] for n in names))] if names else []
+    names = [c for c in columns if c in table.column_names]
+    selected = table.select(names)
+    stamps = [n for n in names if pa.types.is_timestamp(selected.schema.field(n).type)]
+    out = selected.to_pylist()
+    for row in out:
+        for name in stamps:
+            value = row[name]
+            if value is not None:
+                row[name] = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out
 
 
 def counts_of(table: pa.Table, column: str = "status", kind_column: str | None = "kind") -> RequestFacts:
