@@ -61,6 +61,12 @@ demo: $(BUILT) $(SERVICE)
 loadtest: $(BUILT) $(SERVICE)
 	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
+# Service benchmarks (status JSON/Arrow against a naive FastAPI peer, logins under wrk, uvicorn
+# against granian, memory per worker); rewrites the "service" section of bench/RESULTS.md.
+bench-service: $(BUILT) $(SERVICE)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(PY) bench/bench_service.py $(BENCH_SERVICE_ARGS)
+
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only
 

@@ -26,13 +26,28 @@ FACTORY = "jpki_fast_service.app:create_app_from_env"
 
 
 def prepare(config: ServiceConfig) -> None:
-    """Fails early (ValueError / StoreError naming the problem) when the service could not start."""
-    import jpki_fast
+    """Fails early (ValueError / StoreError naming the problem) when the service could not start.
+
+    The store is opened in a short-lived child process, never in this one: opening it starts
+    the Rust core's thread pool, and a worker forked (as granian forks them) from a process
+    whose pool threads exist inherits the pool without its threads, so its first parallel
+    check would wait forever."""
+    import subprocess
+
+    from jpki_fast.errors import StoreError
 
     from .audit import load_or_create_key
     from .auth import KeyRing
 
-    jpki_fast.open_store(config.store)
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys, jpki_fast; jpki_fast.open_store(sys.argv[1])", str(config.store)],
+        capture_output=True,
+        text=True,
+    )
+    if check.returncode != 0:
+        lines = [line for line in check.stderr.strip().splitlines() if line.strip()]
+        message = lines[-1].split(": ", 1)[-1] if lines else f"{config.store}: the store cannot be opened"
+        raise StoreError(message)
     KeyRing.load(config.resolved_api_keys())
     config.resolved_audit_log().parent.mkdir(parents=True, exist_ok=True)
     load_or_create_key(config.resolved_audit_key())
