@@ -9,6 +9,7 @@ never run), so a cycle fails here even when no import order happens to trip over
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,72 @@ def test_each_module_imports_first_in_a_fresh_interpreter(module):
     """Imported before anything else, each module still imports: no order-dependent import."""
     result = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic-data generation stays out of the production paths.
+
+_PROBE = r"""
+import json, sys
+import jpki_fast, jpki_fast.cli
+from jpki_fast.cli import main
+
+data, store, now = sys.argv[1], sys.argv[2], sys.argv[3]
+steps = json.loads(sys.argv[4])
+for argv in steps:
+    try:
+        main(argv)
+    except SystemExit:
+        pass  # --help
+if not any(argv[:1] == ["synth"] for argv in steps):
+    s = jpki_fast.open_store(store)
+    s.check(["054CFCD8", 1], "auth_ca_2023", now=now, provenance=True, follow_links=True)
+    s.check_certificates([open(data + "/certs/auth/" + name, "rb").read() for name in sys.argv[5:]], now=now)
+    jpki_fast.ingest(data + "/trust", data + "/crls", store + "-api", now=now)
+sys.stdout.flush()
+print("\nLOADED", json.dumps(sorted(m for m in sys.modules if m == "jpki_fast.synth" or m.startswith("jpki_fast.synth."))))
+"""
+
+
+def _loaded_synth_modules(data, store, steps, certs=()):
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(data), str(store), "2026-11-26T00:00:00Z", json.dumps(steps), *certs],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    line = [x for x in result.stdout.splitlines() if x.startswith("LOADED ")][-1]
+    return json.loads(line[len("LOADED "):])
+
+
+@pytest.fixture(scope="module")
+def small_day(tmp_path_factory):
+    from jpki_fast import synth
+
+    data = tmp_path_factory.mktemp("layering") / "data"
+    synth.generate(data, entries=500, partitions=2, now="2026-11-26T00:00:00Z", certs=2, cert_keys=1)
+    return data
+
+
+def test_ingest_check_and_the_cli_load_no_synthetic_data_module(small_day, tmp_path):
+    store = tmp_path / "store"
+    common = ["--store", str(store), "--now", "2026-11-26T00:00:00Z"]
+    steps = [
+        ["--help"],
+        ["ingest", "--trust", str(small_day / "trust"), "--crls", str(small_day / "crls"), *common, "--json"],
+        ["check", *common, "--issuer", "auth_ca_2023", "054CFCD8", "--provenance"],
+        ["info", *common],
+        ["history", "--store", str(store)],
+        ["verify-store", str(store)],
+        ["cert-status", *common, *map(str, sorted((small_day / "certs" / "auth").glob("*.der")))],
+    ]
+    certs = [p.name for p in sorted((small_day / "certs" / "auth").glob("*.der"))]
+    assert _loaded_synth_modules(small_day, store, steps, certs) == []
+
+
+def test_the_synth_command_loads_its_package_and_writes_a_dataset(small_day, tmp_path):
+    """The control of the test above: the probe does see the package when it is loaded."""
+    out = tmp_path / "made"
+    steps = [["synth", str(out), "--entries", "50", "--partitions", "1", "--certs", "0", "--ca-from", str(small_day), "--quiet"]]
+    loaded = _loaded_synth_modules(small_day, tmp_path / "unused", steps)
+    assert "jpki_fast.synth" in loaded and "jpki_fast.synth.dataset" in loaded
+    assert (out / "truth.parquet").is_file() and len(list((out / "crls").rglob("*.crl"))) == 2
