@@ -21,11 +21,11 @@ from jpki_fast.synth import cli as synth_cli
 from jpki_fast.synth import municipalities as synth_municipalities
 from jpki_fast.synth import names as synth_names
 from jpki_fast.synth import values as synth_values
+from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vectors/jpki)
 
 NOW = "2026-11-26T00:00:00Z"
 NOW_S = int(dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc).timestamp())
 UTC = dt.timezone.utc
-from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vectors/jpki)
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 # The certificate API loads on first use, so that commands which never touch certificates
 # (ingest, check) do not pay for importing it.
-_LAZY = {name: "certs" for name in ("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures")}
+_LAZY = dict.fromkeys(("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures"), "certs")
 
 
 def __getattr__(name: str) -> Any:

@@ -570,7 +570,11 @@ def _check(
     to_cert = np.array([_STATUS_INDEX[s] for s in store_names], dtype=np.int8)
     store_code = to_cert[store_status.indices.to_numpy(zero_copy_only=False)] if n else np.empty(0, np.int8)
     revoked = store_code == _STATUS_INDEX["revoked"]
-    status = np.where(final, _OUTCOME_STATUS[outcome], np.where(revoked, _STATUS_INDEX["revoked"], np.where(outcome != _OK, _OUTCOME_STATUS[outcome], store_code)))
+    status = np.where(
+        final,
+        _OUTCOME_STATUS[outcome],
+        np.where(revoked, _STATUS_INDEX["revoked"], np.where(outcome != _OK, _OUTCOME_STATUS[outcome], store_code)),
+    )
 
     detail: list[str | None] = [None] * n
     for row, text in out["details"]:
@@ -649,7 +653,10 @@ def check_certificates(
 
 
 def _with_decision(table: pa.Table, signature_valid: np.ndarray, what: str) -> pa.Table:
-    good = (table.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False) == _STATUS_INDEX["good"]) if table.num_rows else np.zeros(0, bool)
+    if table.num_rows:
+        good = table.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False) == _STATUS_INDEX["good"]
+    else:
+        good = np.zeros(0, bool)
     allow = good & signature_valid
     detail = table.column("detail").to_pylist()
     for row in np.flatnonzero(good & ~signature_valid).tolist():

@@ -355,7 +355,7 @@ class _Loader:
         shown = redact_url(value)
         try:
             parts = urlsplit(value)
-            parts.port  # raises ValueError on a bad port
+            _ = parts.port  # raises ValueError on a bad port
         except ValueError as exc:
             raise self.fail(key, f"{shown} is not a valid URL: {exc}") from None
         if parts.scheme.lower() not in URL_SCHEMES:

@@ -210,7 +210,7 @@ def fetch_all(config: UpdateConfig | FetchConfig, *, progress: Progress | None =
     >>> report = fetch_all(config, progress=show)                               # doctest: +SKIP
     >>> print(report)                                                           # doctest: +SKIP
     fetched CRLs into /var/lib/jpki-fast/crls in 4.12 s: 3797 fetched (912,554,112 bytes), 2 not modified, 1 failed
-      FAILED auth/Hokkaido/Yubari-shi.crl from https://crl.example.jp/auth/Hokkaido/Yubari-shi.crl: HTTP 404 Not Found (http; 1 attempt, 0.03 s)
+      FAILED auth/Hokkaido/Yubari-shi.crl from https://crl.example.jp/auth/Hokkaido/Yubari-shi.crl: HTTP 404 Not Found (http; ...)
     """
     fc = config.fetch if isinstance(config, UpdateConfig) else config
     started_wall = time.time()
@@ -317,7 +317,8 @@ def _run_jobs(run: _Run, jobs: list[_Job], results: list, progress: Progress | N
         run.deadline_passed = True
     for job in sorted(pending.values(), key=lambda j: j.index):
         result = run.results.get(job.source.path) or _failed(
-            job, None, 0, run.config.deadline, _Failure("deadline", f"not done within the total deadline (fetch.deadline = {run.config.deadline:g} s)")
+            job, None, 0, run.config.deadline,
+            _Failure("deadline", f"not done within the total deadline (fetch.deadline = {run.config.deadline:g} s)"),
         )
         report(job, result)
 
@@ -325,7 +326,9 @@ def _run_jobs(run: _Run, jobs: list[_Job], results: list, progress: Progress | N
 class _Failure(Exception):
     """One failed attempt: what kind, a message, and whether another attempt may help."""
 
-    def __init__(self, kind: str, message: str, retryable: bool = False, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, retryable: bool = False, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -363,7 +366,10 @@ def _fetch_source(run: _Run, job: _Job) -> SourceResult:
             if delay >= run.remaining():
                 failure.message += f"; no retry: the total deadline (fetch.deadline = {cfg.deadline:g} s) comes first"
                 break
-            log.warning("retrying %s (%s) in %.1f s after attempt %d: %s", job.source.path, job.source.display_url, delay, attempts, failure.message)
+            log.warning(
+                "retrying %s (%s) in %.1f s after attempt %d: %s",
+                job.source.path, job.source.display_url, delay, attempts, failure.message,
+            )
             _pause(run.stop, delay)
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.exception("fetching %s failed unexpectedly", job.source.path)
@@ -521,7 +527,11 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
             size, head, tail = 0, b"", b""
             while True:
                 if run.stop.is_set() or run.remaining() <= 0:
-                    raise _Failure("deadline", f"stopped after {size:,} bytes: the total deadline (fetch.deadline = {cfg.deadline:g} s) passed, or the run was interrupted")
+                    raise _Failure(
+                        "deadline",
+                        f"stopped after {size:,} bytes: the total deadline (fetch.deadline = {cfg.deadline:g} s) passed, "
+                        "or the run was interrupted",
+                    )
                 # read1: at most one socket read, so each wait is bounded by fetch.timeout and the
                 # deadline is checked between them even against a server trickling bytes; and one
                 # byte past the limit at most, so an oversized body is caught without reading more
@@ -530,7 +540,9 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
                     break
                 size += len(chunk)
                 if size > cfg.max_bytes:
-                    raise _Failure("too_large", f"body is over the limit (fetch.max_bytes = {cfg.max_bytes:,}) and no Content-Length said so")
+                    raise _Failure(
+                        "too_large", f"body is over the limit (fetch.max_bytes = {cfg.max_bytes:,}) and no Content-Length said so"
+                    )
                 if len(head) < HEAD_BYTES:
                     head += chunk[: HEAD_BYTES - len(head)]
                 tail = (tail + chunk)[-TAIL_BYTES:]
@@ -541,7 +553,11 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
             _write(f, b"", tmp, sync=True)
         with run.lock:
             if run.stop.is_set():
-                raise _Failure("deadline", f"complete, but the run was stopped (fetch.deadline = {cfg.deadline:g} s passed, or interrupted) before it could replace the file")
+                raise _Failure(
+                    "deadline",
+                    f"complete, but the run was stopped (fetch.deadline = {cfg.deadline:g} s passed, or interrupted) "
+                    "before it could replace the file",
+                )
             os.replace(tmp, target)
             entry = _state_entry(job.source, resp.headers, target.stat())
             result = _finish(run, job, "fetched", 200, size, attempts, started, entry)
@@ -620,7 +636,9 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         if urlsplit(newurl).scheme.lower() not in URL_SCHEMES:
             raise _Failure("redirect", f"HTTP {code} redirect to {redact_url(newurl)} refused: only http(s) is followed", status=code)
         if hops > self.max_hops:
-            raise _Failure("redirect", f"more than {self.max_hops} redirects (fetch.max_redirects); the last to {redact_url(newurl)}", status=code)
+            raise _Failure(
+                "redirect", f"more than {self.max_hops} redirects (fetch.max_redirects); the last to {redact_url(newurl)}", status=code
+            )
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
             new.jpki_hops = hops

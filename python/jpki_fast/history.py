@@ -147,7 +147,7 @@ def diff(
 
     aliases = pa.array([alias for alias, _, _ in pairs], pa.string())
     tables = []
-    for k, (alias, i, j) in enumerate(pairs):
+    for k, (_alias, i, j) in enumerate(pairs):
         if i is None:  # an issuer new to the trust store: all its entries are added
             d = _one_sided(new, j, removed=False, n_old=n_old)
         elif j is None:  # an issuer dropped from the trust store: all its entries are removed

@@ -255,7 +255,7 @@ def ingest(
             for key, p in prev_parts.items()
             if key not in seen_keys
         ]
-        accepted = [i for i in decided.values()]
+        accepted = list(decided.values())
         refused = summary.refused
         if refused and policy == "all-or-nothing":
             summary.seconds = {"verify": t_read, "total": time.perf_counter() - t_start}
@@ -401,7 +401,8 @@ def _plan_partitions(outcomes, decided, prev_parts, previous, trust, generation,
         if key in decided:
             continue  # replaced by this run's CRL
         remap[p["row"]] = len(rows)
-        rows.append({**{k: p[k] for k in PARTITION_SCHEMA.names}, "issuer": trust.aliases[p["issuer_new_index"]], "issuer_index": p["issuer_new_index"]})
+        carried = {k: p[k] for k in PARTITION_SCHEMA.names}
+        rows.append({**carried, "issuer": trust.aliases[p["issuer_new_index"]], "issuer_index": p["issuer_new_index"]})
     selection = []
     new_rows = {}
     aliases = trust.aliases
