@@ -34,12 +34,13 @@ Each source ends ``fetched``, ``not_modified`` or ``failed``; a failure carries 
 Retries and failures are also logged to the ``jpki_fast.fetch`` logger.
 
 >>> from jpki_fast.config import load_config
->>> report = fetch_all(load_config("update.toml"),                              # doctest: +SKIP
-...                    progress=lambda done, total, r: print(f"[{done}/{total}] {r}"))
-[1/2] fetched auth/Hokkaido/Sapporo-shi-Minami-ku.crl (48,213 bytes, HTTP 200, 0.21 s)
-[2/2] not modified auth/Hokkaido/Sapporo-shi-Kita-ku.crl (HTTP 304, 0.05 s)
->>> report.ok, report.counts()                                                  # doctest: +SKIP
-(True, {'fetched': 1, 'not_modified': 1, 'failed': 0})
+>>> config = load_config(fetch_toml)
+>>> report = fetch_all(config, progress=lambda done, total, r: print(f"[{done}/{total}] {r}"))
+[1/2] fetched auth/Hokkaido/Sapporo-shi-Minami-ku.crl (... bytes, HTTP 200, ... s)
+[2/2] fetched sign/Hokkaido/Sapporo-shi-Minami-ku.crl (... bytes, HTTP 200, ... s)
+>>> report = fetch_all(config)                      # the next night: nothing changed on the server
+>>> report.ok, report.counts()
+(True, {'fetched': 0, 'not_modified': 2, 'failed': 0})
 """
 
 from __future__ import annotations
@@ -204,13 +205,15 @@ def fetch_all(config: UpdateConfig | FetchConfig, *, progress: Progress | None =
     cannot start; every per-source problem is in the report. Files of sources that are no longer
     configured are left alone.
 
-    >>> import sys
-    >>> def show(done, total, result):                                          # doctest: +SKIP
-    ...     print(f"[{done}/{total}] {result}", file=sys.stderr)
-    >>> report = fetch_all(config, progress=show)                               # doctest: +SKIP
-    >>> print(report)                                                           # doctest: +SKIP
-    fetched CRLs into /var/lib/jpki-fast/crls in 4.12 s: 3797 fetched (912,554,112 bytes), 2 not modified, 1 failed
-      FAILED auth/Hokkaido/Yubari-shi.crl from https://crl.example.jp/auth/Hokkaido/Yubari-shi.crl: HTTP 404 Not Found (http; ...)
+    >>> from jpki_fast.config import FetchConfig, Source
+    >>> minami, yubari = "auth/Hokkaido/Sapporo-shi-Minami-ku.crl", "auth/Hokkaido/Yubari-shi.crl"
+    >>> config = FetchConfig(tmp / "fetch-doc", (Source(f"{crl_server}/{minami}", minami), Source(f"{crl_server}/{yubari}", yubari)))
+    >>> report = fetch_all(config)
+    >>> print(report)
+    fetched CRLs into .../fetch-doc in ... s: 1 fetched (... bytes), 0 not modified, 1 failed
+      FAILED auth/Hokkaido/Yubari-shi.crl from http://127.0.0.1:.../auth/Hokkaido/Yubari-shi.crl: HTTP 404 ...
+    >>> [(r.outcome, r.error_kind, r.status) for r in report.results]
+    [('fetched', None, 200), ('failed', 'http', 404)]
     """
     fc = config.fetch if isinstance(config, UpdateConfig) else config
     started_wall = time.time()

@@ -18,9 +18,12 @@ Either way, partitions absent from the run keep their previous CRL, a failed run
 the published snapshot, and the summary lists accepted, unchanged, refused (with cause) and
 missing partitions.
 
->>> summary = ingest("demo-data/trust", "demo-data/crls", "demo-data/store")   # doctest: +SKIP
->>> summary.published, summary.generation                                         # doctest: +SKIP
-(True, 1)
+>>> summary = ingest(data_dir / "trust", data_dir / "crls", tmp / "ingest-doc", now=NOW)
+>>> summary.published, summary.generation, [f.outcome for f in summary.files]
+(True, 1, ['accepted', 'accepted'])
+>>> again = ingest(data_dir / "trust", data_dir / "crls", tmp / "ingest-doc", now=NOW)  # the same files again
+>>> again.published, [f.outcome for f in again.files]
+(False, ['unchanged', 'unchanged'])
 """
 
 from __future__ import annotations

@@ -184,9 +184,9 @@ def read_truth(out_dir: str | os.PathLike[str]) -> pa.Table:
     (timestamp[s, UTC] or null). Parquet has no seconds unit, so the file stores milliseconds;
     this reads them back as the exact seconds they are.
 
-    >>> truth = read_truth("/tmp/jpki-synth")                          # doctest: +SKIP
-    >>> truth.column("serial")[0].as_py()                              # doctest: +SKIP
-    '030016CC'
+    >>> truth = read_truth(synth_dir)
+    >>> truth.num_rows, truth.column("serial")[0].as_py(), truth.column("issuer")[0].as_py()
+    (2000, '03000609', 'sign_ca_2023')
     """
     return _with_second_timestamps(pq.read_table(Path(out_dir) / "truth.parquet"))
 
@@ -196,8 +196,9 @@ def read_partitions(out_dir: str | os.PathLike[str]) -> pa.Table:
     ``partition``, ``path`` (relative to `out_dir`), ``crl_number``, ``this_update``,
     ``next_update`` (timestamp[s, UTC]), ``entries``.
 
-    >>> read_partitions("/tmp/jpki-synth").num_rows                    # doctest: +SKIP
-    40
+    >>> partitions = read_partitions(synth_dir)
+    >>> partitions.num_rows, partitions.column("path")[0].as_py()
+    (8, 'crls/sign/Hokkaido/Sapporo-shi-Minami-ku.crl')
     """
     return _with_second_timestamps(pq.read_table(Path(out_dir) / "partitions.parquet"))
 
@@ -208,9 +209,9 @@ def read_certs(out_dir: str | os.PathLike[str]) -> pa.Table:
     the issuing CA key), ``serial`` (hex), ``partition``, ``revoked``, ``reason``,
     ``revocation_date``, ``not_before``, ``not_after``.
 
-    >>> certs = read_certs("/tmp/jpki-synth")                          # doctest: +SKIP
-    >>> certs.filter(pc.field("revoked")).num_rows                      # doctest: +SKIP
-    50
+    >>> certs = read_certs(synth_dir)
+    >>> certs.num_rows, certs.column("revoked").to_pylist(), certs.column("kind").to_pylist()
+    (8, [True, False, False, False, True, False, False, False], ['sign', 'sign', 'sign', 'sign', 'auth', 'auth', 'auth', 'auth'])
     """
     return _with_second_timestamps(pq.read_table(Path(out_dir) / "certs" / "certs.parquet"))
 
@@ -309,10 +310,10 @@ def generate(
 
     Example::
 
-        >>> summary = generate("/tmp/jpki-synth", entries=20_000, partitions=20,
-        ...                    now="2026-11-26T00:00:00Z")                # doctest: +SKIP
-        >>> summary["cas"]["auth"]["issuer"]                              # doctest: +SKIP
-        'auth_ca_2023'
+        >>> summary = generate(tmp / "synth-certs-doc", entries=20_000, partitions=20, now="2026-11-26T00:00:00Z",
+        ...                    ca_from=synth_dir, certs=4, cert_keys=1)
+        >>> summary["files"], summary["cas"]["auth"]["issuer"], summary["certs"]
+        (40, 'auth_ca_2023', {'count': 4, 'revoked': 0, 'keys': 1})
     """
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
