@@ -10,7 +10,7 @@ DEMO   ?= demo-data
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
-RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
 .PHONY: all venv build test test-rust test-python test-slow lint lint-rust lint-python demo bench bench-peers clean
 
@@ -34,8 +34,9 @@ build: $(BUILT)
 
 test: test-rust test-python
 
+# The core crate's tests and doctests, synth included; no libpython needed.
 test-rust:
-	cargo test --release -q
+	cargo test --release -q -p jpki-fast-core --all-features
 
 test-python: $(BUILT)
 	$(PY) -m pytest -q -m "not slow"
