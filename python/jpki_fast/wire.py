@@ -58,8 +58,8 @@ is present on ``malformed`` and ``unknown`` items only; with provenance every re
 >>> request = decode_status_json(b'{"issuer": "auth_ca_2023", "serials": ["054CFCD8", "zz"]}')
 >>> request.n, request.provenance
 (2, False)
->>> result = check_status(store, request)                                 # doctest: +SKIP
->>> result.table.column("status").to_pylist()                             # doctest: +SKIP
+>>> result = check_status(store, request, now=NOW)
+>>> result.table.column("status").to_pylist()
 ['revoked', 'malformed']
 """
 
