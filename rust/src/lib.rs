@@ -36,6 +36,7 @@ pub mod serial;
 pub mod signature;
 pub mod sort;
 pub mod synth;
+pub mod wire;
 
 #[cfg(feature = "python")]
 mod py;
@@ -45,11 +46,14 @@ mod pybuf;
 mod py_cert;
 #[cfg(feature = "python")]
 mod py_synth;
+#[cfg(feature = "python")]
+mod py_wire;
 
 #[cfg(feature = "python")]
 #[pyo3::pymodule]
 fn _core(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
     py::register(m)?;
     py_cert::register(m)?;
-    py_synth::register(m)
+    py_synth::register(m)?;
+    py_wire::register(m)
 }

@@ -76,7 +76,7 @@ impl Bytes {
     }
 }
 
-fn bytes<T: Copy + Send + Sync + 'static>(py: Python<'_>, v: Vec<T>) -> PyResult<Py<Bytes>> {
+pub(crate) fn bytes<T: Copy + Send + Sync + 'static>(py: Python<'_>, v: Vec<T>) -> PyResult<Py<Bytes>> {
     Py::new(py, Bytes::from_vec(v))
 }
 
