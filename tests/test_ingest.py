@@ -310,7 +310,7 @@ def test_crl_signed_by_a_ca_without_crl_sign_is_refused(ws):
 
 def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch):
     """A generation is visible completely or not at all."""
-    import jpki_fast.store as store_mod
+    import jpki_fast.publish as publish_mod
 
     ws.add_ca(auth_ca)
     ws.write_crl("a.crl", make_crl(auth_ca, [(1, days_ago(1), None, None)], number=1))
@@ -318,7 +318,7 @@ def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch)
     before = _published_answers(ws.store)
 
     ws.write_crl("a.crl", make_crl(auth_ca, [(1, days_ago(1), None, None), (2, days_ago(1), None, None)], number=2))
-    real = store_mod._write_ipc
+    real = publish_mod._write_ipc
     calls = {"n": 0}
 
     def failing(path, schema, batches):
@@ -327,10 +327,10 @@ def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch)
             raise OSError(28, "No space left on device")
         return real(path, schema, batches)
 
-    monkeypatch.setattr(store_mod, "_write_ipc", failing)
+    monkeypatch.setattr(publish_mod, "_write_ipc", failing)
     with pytest.raises(OSError, match="No space"):
         ingest(ws.trust, ws.crls, ws.store, now=NOW)
-    monkeypatch.setattr(store_mod, "_write_ipc", real)
+    monkeypatch.setattr(publish_mod, "_write_ipc", real)
     assert _published_answers(ws.store) == before
     assert not any((ws.store / "staging").iterdir())
     # The next run succeeds and publishes the new data.

@@ -65,7 +65,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .config import URL_SCHEMES, FetchConfig, Source, UpdateConfig, redact_url
 from .errors import JpkiFastError
-from .store import _atomic_write_text, _fsync_path, exclusive_lock
+from .durable import atomic_write_text, exclusive_lock, fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -549,7 +549,7 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
         tmp.unlink(missing_ok=True)
         raise
     try:
-        _fsync_path(target.parent, directory=True)  # makes the rename durable
+        fsync_path(target.parent, directory=True)  # makes the rename durable
     except OSError as exc:
         log.warning("%s: cannot fsync the directory after replacing %s: %s", target.parent, target.name, exc)
     return result
@@ -705,7 +705,7 @@ def _save_state(root: Path, old: dict[str, dict], new: dict[str, dict], sources)
             merged[s.path] = entry
     text = json.dumps({"format": STATE_FORMAT, "sources": merged}, indent=1, sort_keys=True)
     try:
-        _atomic_write_text(root / STATE_FILE, text + "\n")
+        atomic_write_text(root / STATE_FILE, text + "\n")
     except OSError as exc:
         # the CRLs themselves are in place; the next run just downloads them in full
         log.warning("%s: cannot save the fetch state: %s", root / STATE_FILE, exc)

@@ -21,7 +21,8 @@ import pyarrow as pa
 
 from .errors import StoreError
 from .serials import SerialBatch, to_hex
-from .store import REASONS, UTC_SECONDS, Store, list_generations, read_current, unpack_payload
+from .store import Store
+from .store_format import NO_REASON, REASONS, UTC_SECONDS, list_generations, read_current, unpack_payload
 
 CHANGES = ("added", "removed", "changed")
 _CHANGE_DICT = pa.array(CHANGES)
@@ -152,7 +153,7 @@ def diff(
         elif j is None:  # an issuer dropped from the trust store: all its entries are removed
             d = _one_sided(old, i, removed=True, n_old=n_old)
         else:
-            d = old._snapshot.diff(new._snapshot, i, j, old_keys, new_keys)
+            d = old.core.diff(new.core, i, j, old_keys, new_keys)
         tables.append(_diff_table(k, aliases, d, names))
     if not tables:
         return DIFF_SCHEMA.empty_table()
@@ -184,12 +185,12 @@ def _one_sided(store: Store, index: int, removed: bool, n_old: int) -> list[dict
     offset = 0 if removed else n_old
     pieces = []
     for name, long in (("entries.arrow", False), ("long_entries.arrow", True)):
-        batch = store._batches[name][index]
+        batch = store.index_batch(name, index)
         n = batch.num_rows
         if not n:
             continue
         times, parts, reasons = unpack_payload(batch.column(1))
-        has_reason = reasons != 0xFF
+        has_reason = reasons != NO_REASON
         pieces.append(
             {
                 "count": n,

@@ -26,7 +26,6 @@ missing partitions.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,20 +36,9 @@ import pyarrow as pa
 
 from . import _core
 from .errors import IngestRefused, StoreError
-from .store import (
-    PARTITION_SCHEMA,
-    _buffer,
-    ISSUER_SCHEMA,
-    REASONS,
-    Store,
-    clean_staging,
-    generation_name,
-    list_generations,
-    next_generation,
-    read_current,
-    store_lock,
-    write_generation,
-)
+from .publish import clean_staging, next_generation, prune, store_lock, write_generation
+from .store import Store
+from .store_format import ISSUER_SCHEMA, PARTITION_SCHEMA, read_current
 from .timeutil import NowLike, iso, to_epoch
 from .serials import canonical
 from .trust import TrustStore
@@ -195,19 +183,6 @@ def _issuers_table(trust: TrustStore) -> pa.Table:
     )
 
 
-def _prune(root: Path, keep: int) -> None:
-    current = read_current(root)
-    gens = list_generations(root)
-    # Unpublished generations newer than CURRENT (left by a crash after rename) are removed too.
-    for g in gens:
-        if current is not None and g > current:
-            shutil.rmtree(root / "generations" / generation_name(g), ignore_errors=True)
-    published = [g for g in gens if current is None or g <= current]
-    for g in published[:-keep] if keep > 0 else []:
-        if g != current:
-            shutil.rmtree(root / "generations" / generation_name(g), ignore_errors=True)
-
-
 def ingest(
     trust_dir: str | Path,
     crl_dir: str | Path,
@@ -301,7 +276,7 @@ def ingest(
         columns = batch.build(
             selection,
             len(trust),
-            previous._snapshot if previous is not None else None,
+            previous.core if previous is not None else None,
             remap,
             carry_issuers,
         )
@@ -322,7 +297,7 @@ def ingest(
         written = write_generation(root, _issuers_table(trust), partitions, columns, summary_for_manifest, parent=previous)
         assert written == generation
         t_write = time.perf_counter() - t0
-        _prune(root, keep)
+        prune(root, keep)
         summary.generation = generation
         summary.published = True
         del batch, columns
@@ -495,7 +470,4 @@ def _fill_snapshot_counts(summary: IngestSummary, store: Store | None) -> None:
         return
     summary.entries_by_issuer = {i.alias: i.entries + i.long_entries for i in store.issuers()}
     summary.entries = sum(summary.entries_by_issuer.values())
-    counts = _core.payload_reason_counts(
-        [_buffer(b.column(1)) for name in ("entries.arrow", "long_entries.arrow") for b in store._batches[name] if b.num_rows]
-    )
-    summary.reasons = {("none" if code == 0xFF else REASONS[code]): int(n) for code, n in enumerate(counts) if n}
+    summary.reasons = store.reason_counts()

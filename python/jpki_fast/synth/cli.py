@@ -1,13 +1,10 @@
 """`jpki-fast synth`: write a synthetic JPKI-like dataset (CA roots, partition CRLs, truth).
 
-The main CLI wires it in with::
+The main command line hands ``jpki-fast synth ...`` to :func:`main` without importing this
+package for any other command. :func:`add_parser` plugs the sub-command into another
+``argparse`` parser; it also runs on its own as ``python -m jpki_fast.synth OUT [options]``::
 
-    from jpki_fast import synth_cli
-    synth_cli.add_parser(subparsers)      # adds the `synth` sub-command, run(args) handles it
-
-and it runs on its own as ``python -m jpki_fast.synth_cli OUT [options]``::
-
-    $ python -m jpki_fast.synth_cli demo-data --entries 20000 --partitions 20 --now 2026-11-26T00:00:00Z
+    $ python -m jpki_fast.synth demo-data --entries 20000 --partitions 20 --now 2026-11-26T00:00:00Z
 """
 
 from __future__ import annotations
@@ -16,6 +13,8 @@ import argparse
 import sys
 import time
 from typing import Any, Callable, Sequence
+
+from .dataset import generate
 
 
 DESCRIPTION = """\
@@ -109,10 +108,8 @@ def _certs_text(certs: dict[str, Any] | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``synth`` for parsed arguments; returns the exit status (2 for bad arguments)."""
-    from . import synth  # heavy (Parquet, key generation): only when the command runs
-
     try:
-        summary = synth.generate(
+        summary = generate(
             args.out,
             entries=args.entries,
             partitions=args.partitions,
@@ -135,12 +132,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for ``python -m jpki_fast.synth_cli``."""
+    """Entry point of ``jpki-fast synth`` and ``python -m jpki_fast.synth``."""
     parser = argparse.ArgumentParser(prog="jpki-fast synth", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_arguments(parser)
     return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
