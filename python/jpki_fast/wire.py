@@ -225,7 +225,8 @@ def _u(buf: Any, dtype: Any) -> np.ndarray:
 def _request(out: dict, n: int, now: int | None, provenance: bool, names: pa.Array, codes: np.ndarray | None) -> StatusRequest:
     """A StatusRequest from the serial buffers the Rust core returned."""
     bad_rows = _u(out["bad_rows"], np.uint32)
-    serials = SerialBatch(_u(out["short"], np.uint64), _u(out["long_rows"], np.uint32), _u(out["long_keys"], np.uint8).reshape(-1, MAX_OCTETS))
+    long_keys = _u(out["long_keys"], np.uint8).reshape(-1, MAX_OCTETS)
+    serials = SerialBatch(_u(out["short"], np.uint64), _u(out["long_rows"], np.uint32), long_keys)
     text = _large_strings(len(bad_rows), out["bad_text_offsets"], out["bad_text"], out["bad_text_valid"])
     return StatusRequest(
         n, now, provenance, names, codes, serials, bad_rows, _u(out["bad_codes"], np.uint8), _u(out["bad_args"], np.uint32), text
