@@ -23,12 +23,14 @@ from .trust import CaKey, TrustStore
 
 if TYPE_CHECKING:
     from .certs import CERT_STATUSES, BasicFourFacts, basic_four_facts, parse_certificates, verify_signatures
+    from .sweeps import SweepSummary, sweep
 
 __version__ = "0.1.0"
 
 # The certificate API loads on first use, so that commands which never touch certificates
 # (ingest, check) do not pay for importing it.
 _LAZY = {name: "certs" for name in ("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures")}
+_LAZY.update({"sweep": "sweeps", "SweepSummary": "sweeps"})
 
 
 def __getattr__(name: str) -> Any:
@@ -57,11 +59,13 @@ __all__ = [
     "Store",
     "StoreCorruptedError",
     "StoreError",
+    "SweepSummary",
     "TrustStore",
     "TrustStoreError",
     "basic_four_facts",
     "ingest",
     "open_store",
     "parse_certificates",
+    "sweep",
     "verify_signatures",
 ]
