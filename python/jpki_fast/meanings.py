@@ -145,7 +145,7 @@ def _build_tables() -> tuple[dict[str, pa.Array], dict[str, np.ndarray]]:
     each column's text."""
     size = len(STATUSES) * (NO_REASON + 1) * (NO_KIND + 1)
     texts: dict[str, dict[str, int]] = {"meaning_ja": {}, "meaning_en": {}, "action": {}}
-    lookup = {name: np.zeros(size, dtype=np.int16) for name in texts}
+    lookup = {name: np.zeros(size, dtype=np.int8) for name in texts}
     for s, status in enumerate(STATUSES):
         for r in range(NO_REASON + 1):
             reason = REASONS[r] if r < NO_REASON else None
@@ -189,7 +189,7 @@ def explain_codes(status: np.ndarray, reason: np.ndarray, kind: np.ndarray | int
     (:data:`NO_REASON` for none) and :data:`KINDS` (:data:`NO_KIND` for not known)."""
     code = (status.astype(np.int16) * (NO_REASON + 1) + reason) * (NO_KIND + 1) + kind
     return {
-        name: pa.DictionaryArray.from_arrays(pa.array(_LOOKUP[name][code], pa.int16()), _DICTIONARIES[name])
+        name: pa.DictionaryArray.from_arrays(pa.array(_LOOKUP[name][code], pa.int8()), _DICTIONARIES[name])
         for name in ("meaning_ja", "meaning_en", "action")
     }
 

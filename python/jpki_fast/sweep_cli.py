@@ -50,6 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="REPORT.html", help="also write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--batch-rows", type=int, default=None, metavar="N", help="rows per record batch (default 1,048,576; memory grows with it)")
     p.set_defaults(func=run)
     return p
 
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             keep_certificate=args.keep_certificate,
             report=args.report,
             progress=update,
+            **({} if args.batch_rows is None else {"batch_rows": max(1, args.batch_rows)}),
         )
     except (KeyboardInterrupt, _Terminated):
         if progress is not None:

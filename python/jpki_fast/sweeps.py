@@ -26,8 +26,9 @@ for any Arrow engine (DuckDB, Polars, Spark's ``mapInArrow``, see :mod:`jpki_fas
 from __future__ import annotations
 
 import collections
-import datetime as _dt
+import os
 import queue
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,7 +43,7 @@ from . import meanings
 from .errors import JpkiFastError, SerialFormatError
 from .meanings import KIND_CODE, KINDS, NO_KIND, NO_REASON, REASONS, STATUSES
 from .serials import SerialBatch, normalize, to_hex
-from .tableio import BATCH_ROWS, open_input, open_output
+from .tableio import BATCH_ROWS, TableOutputError, open_input, open_output
 from .timeutil import NowLike, iso, to_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,6 +98,11 @@ _HEX_VALUE = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX_VALUE[_c] = _i
     _HEX_VALUE[ord(chr(_c).upper())] = _i
+# Two ASCII digits read as one little-endian uint16 -> their octet (0xFFFF: not two hex digits).
+_pair = np.arange(65536)
+_first, _second = _HEX_VALUE[_pair & 0xFF].astype(np.uint16), _HEX_VALUE[_pair >> 8].astype(np.uint16)
+_HEX_PAIR = np.where((_first < 16) & (_second < 16), (_first << 4) | _second, 0xFFFF).astype(np.uint16)
+del _pair, _first, _second
 
 
 def hex_fixed_width(array: pa.Array) -> SerialBatch | None:
@@ -112,15 +118,23 @@ def hex_fixed_width(array: pa.Array) -> SerialBatch | None:
     if rest or not 1 <= width <= 16 or not np.array_equal(offsets, start + width * np.arange(n + 1, dtype=offsets.dtype)):
         return None
     raw = np.frombuffer(array.buffers()[2], dtype=np.uint8, count=end - start, offset=start)
-    digits = _HEX_VALUE[raw].reshape(n, width)
-    if digits.max() > 15:
-        return None
-    if width % 2:
+    if width % 2 == 0:  # two digits at a time: one lookup per octet
+        pairs = _HEX_PAIR[raw.view("<u2")]
+        if pairs.max() > 255:
+            return None
+        octets = pairs.astype(np.uint8).reshape(n, width // 2)
+    else:
+        digits = _HEX_VALUE[raw].reshape(n, width)
+        if digits.max() > 15:
+            return None
         digits = np.concatenate([np.zeros((n, 1), np.uint8), digits], axis=1)
-    octets = (digits[:, 0::2] << 4) | digits[:, 1::2]
-    padded = np.zeros((n, 8), np.uint8)
-    padded[:, 8 - octets.shape[1] :] = octets
-    value = padded.view(">u8").ravel().astype(np.uint64)
+        octets = (digits[:, 0::2] << 4) | digits[:, 1::2]
+    if octets.shape[1] == 4:
+        value = octets.view(">u4").ravel().astype(np.uint64)
+    else:
+        padded = np.zeros((n, 8), np.uint8)
+        padded[:, 8 - octets.shape[1] :] = octets
+        value = padded.view(">u8").ravel().astype(np.uint64)
     return SerialBatch(value, np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
 
 
@@ -176,6 +190,8 @@ def normalize_rows(column: pa.Array | pa.ChunkedArray, what: str = "serial") -> 
     except SerialFormatError:
         pass
     if text:  # screen the whole batch once, then fall back to row by row for what remains
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(array)), 0).to_numpy(zero_copy_only=False)
+        mark(blank, f"missing {what}")
         invalid = pc.invert(pc.match_substring_regex(array, _HEX_PATTERN))
         mark(invalid.to_numpy(zero_copy_only=False), f"not a hexadecimal {what} (digits 0-9, A-F; optional 0x and ':')")
         digits = pc.utf8_ltrim(pc.replace_substring(pc.replace_substring_regex(pc.utf8_trim_whitespace(array), "^0[xX]", ""), ":", ""), "0")
@@ -230,6 +246,7 @@ class _Stats:
     revoked: np.ndarray = field(default_factory=lambda: np.zeros((NO_REASON + 1, NO_KIND + 1), np.int64))
     months: collections.Counter = field(default_factory=collections.Counter)  # (month index, reason code) -> rows
     stale_issuer: collections.Counter = field(default_factory=collections.Counter)  # issuer alias -> rows
+    stale_why: dict = field(default_factory=dict)  # issuer alias -> why its rows are stale
     stale_partition: collections.Counter = field(default_factory=collections.Counter)  # (issuer, partition) -> rows
     unknown_issuers: collections.Counter = field(default_factory=collections.Counter)
     malformed: collections.Counter = field(default_factory=collections.Counter)  # detail -> rows
@@ -237,26 +254,26 @@ class _Stats:
     links_followed: int = 0
 
     def add(self, offset: int, status: np.ndarray, reason: np.ndarray, kind: np.ndarray, dates: pa.Array, detail_of: Callable[[int], str]) -> None:
-        n = len(status)
-        self.rows += n
-        self.status += np.bincount(status, minlength=len(STATUSES))
-        revoked = status == _S["revoked"]
-        if revoked.any():
+        self.rows += len(status)
+        counts = np.bincount(status, minlength=len(STATUSES))
+        self.status += counts
+        if counts[_S["revoked"]]:
+            revoked = status == _S["revoked"]
             r, k = reason[revoked].astype(np.int64), kind[revoked].astype(np.int64)
             self.revoked += np.bincount(r * (NO_KIND + 1) + k, minlength=self.revoked.size).reshape(self.revoked.shape)
             when = dates.filter(pa.array(revoked)).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
             months = when.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64)
             first = int(months.min())
-            counts = np.bincount((months - first) * (NO_REASON + 1) + r)
-            for key in np.flatnonzero(counts).tolist():
+            by_month = np.bincount((months - first) * (NO_REASON + 1) + r)
+            for key in np.flatnonzero(by_month).tolist():
                 month, code = divmod(key, NO_REASON + 1)
-                self.months[(first + month, code)] += int(counts[key])
-        malformed = np.flatnonzero(status == _S["malformed"])
-        for row in malformed.tolist():
-            text = detail_of(row)
-            self.malformed[text] += 1
-            if len(self.malformed_rows) < _MALFORMED_SAMPLES:
-                self.malformed_rows.append((offset + row, text))
+                self.months[(first + month, code)] += int(by_month[key])
+        if counts[_S["malformed"]]:
+            for row in np.flatnonzero(status == _S["malformed"]).tolist():
+                text = detail_of(row)
+                self.malformed[text] += 1
+                if len(self.malformed_rows) < _MALFORMED_SAMPLES:
+                    self.malformed_rows.append((offset + row, text))
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,6 +310,8 @@ class BatchChecker:
         self.purpose = purpose
         self.allow_test_hierarchy = allow_test_hierarchy
         names = schema.names
+        if serial_column == "serial" and "serial" not in names and certificate_column is None:
+            serial_column = None  # the default name: look for a certificate column instead
         if serial_column is not None and certificate_column is not None:
             raise SweepError("give a serial column or a certificate column, not both")
         if serial_column is None and certificate_column is None:
@@ -324,6 +343,12 @@ class BatchChecker:
         for i, k in enumerate(kinds):
             self._kind_of[i] = KIND_CODE.get(k, NO_KIND)
         self._issuer_rows_of: dict[str, int] = {}
+        parts = store.partitions()
+        self._has_crls = set()
+        if parts.num_rows:
+            for index, kind in zip(parts.column("issuer_index").to_pylist(), parts.column("kind").to_pylist()):
+                if kind == "crl":
+                    self._has_crls.add(index)
         self.default_row = None if issuer is None else self._issuer_row(issuer)
         self._keep = [
             name for name in names if keep_certificate or name != certificate_column
@@ -402,9 +427,15 @@ class BatchChecker:
                 keys, inverse = np.unique(issuer_rows, return_inverse=True)
                 labels = [self.aliases[k] if k < len(self.aliases) else self.default_issuer for k in keys.tolist()]
             base = len(texts)
-            for label, count in zip(labels, np.bincount(inverse, minlength=len(labels)).tolist()):
+            for key, label, count in zip(keys.tolist(), labels, np.bincount(inverse, minlength=len(labels)).tolist()):
                 if code == "stale":
-                    texts.append(f"not every partition CRL of {label} is fresh at {iso(self.now)} (missing or past its nextUpdate)")
+                    texts.append(
+                        f"not every partition CRL of {label} is fresh at {iso(self.now)} (missing or past its nextUpdate)"
+                        if key in self._has_crls
+                        else f"the store holds no CRL of {label}"
+                    )
+                    if self._recording:
+                        self.stats.stale_why[label] = texts[-1]
                 else:
                     texts.append(f"issuer {label!r} is not in the store's trust store")
                 if self._recording:
@@ -437,7 +468,7 @@ class BatchChecker:
     def _check_certificates(self, batch: pa.RecordBatch) -> dict[str, Any]:
         n = batch.num_rows
         certs = certificate_column(batch.column(self.certificate_column))
-        missing = pc.or_(certs.is_null(), pc.equal(pc.binary_length(certs), 0)).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
+        missing = pc.or_kleene(certs.is_null(), pc.equal(pc.binary_length(certs), 0)).fill_null(True).to_numpy(zero_copy_only=False) if n else np.zeros(0, bool)
         table = self.store.check_certificates(
             pc.if_else(pa.array(missing), pa.scalar(b"\x00", certs.type), certs) if missing.any() else certs,
             now=self.now,
@@ -576,8 +607,6 @@ def check_batch(
     """
     if certificate_col is not None:
         serial_col = None
-    elif serial_col is not None and serial_col not in batch.schema.names and "certificate" in batch.schema.names and serial_col == "serial":
-        serial_col, certificate_col = None, "certificate"
     checker = BatchChecker(
         store,
         batch.schema,
@@ -625,7 +654,7 @@ class SweepSummary:
     revoked_by_reason_kind: list[dict[str, Any]]
     revocations_by_month: dict[str, dict[str, int]]
     stale_rows: int
-    stale_by_issuer: dict[str, int]
+    stale_by_issuer: dict[str, dict[str, Any]]
     stale_partitions: list[dict[str, Any]]
     unknown_issuers: dict[str, int]
     malformed_rows: int
@@ -663,7 +692,7 @@ class SweepSummary:
             lines.append(f"    row {sample['row']:,}: {sample['detail']}")
         if self.skipped_lines:
             lines.append(f"  {self.skipped_lines:,} CSV lines skipped (wrong number of fields), e.g. "
-                         + ", ".join(f"{s['file']} line {s['line']}" for s in self.skipped_line_numbers[:3]))
+                         + ", ".join(f"{s['file']} line {s['line'] or '?'}" for s in self.skipped_line_numbers[:3]))
         if self.links_followed is not None:
             lines.append(f"  serial links followed: {self.links_followed:,} rows have a newer serial (latest_serial)")
         if self.report:
@@ -675,7 +704,9 @@ def _month_text(index: int) -> str:
     return str(np.datetime64(int(index), "M"))
 
 
-def _stale_partitions(store: "Store", now: int, affected: collections.Counter) -> list[dict[str, Any]]:
+def _stale_partitions(store: "Store", now: int, affected: collections.Counter, by_issuer: collections.Counter | None) -> list[dict[str, Any]]:
+    """Every partition CRL not fresh at ``now``, with the rows it affected: counted per partition
+    when rows name their partition (certificates), else every stale row of its issuer."""
     p = store.partitions()
     if not p.num_rows:
         return []
@@ -694,7 +725,7 @@ def _stale_partitions(store: "Store", now: int, affected: collections.Counter) -
                 "partition": names[i],
                 "kind": kinds[i],
                 "next_update": None if nexts[i] is None else nexts[i].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "rows": affected.get((issuers[i], names[i])),
+                "rows": int(affected.get((issuers[i], names[i]), 0)) if by_issuer is None else int(by_issuer.get(issuers[i], 0)),
             }
         )
     return out
@@ -726,7 +757,7 @@ def _summary(checker: BatchChecker, source, out: Path, seconds: float) -> SweepS
     months: dict[str, dict[str, int]] = {}
     for (month, r), count in sorted(st.months.items()):
         months.setdefault(_month_text(month), {})[reason_names[r] or "none"] = count
-    partitions = _stale_partitions(store, checker.now, st.stale_partition)
+    partitions = _stale_partitions(store, checker.now, st.stale_partition, st.stale_issuer if checker.mode == "serial" else None)
     counts = {s: int(c) for s, c in zip(STATUSES, st.status.tolist())}
     if checker.mode == "serial":
         counts = {s: c for s, c in counts.items() if s in ("good", "revoked", "stale", "unknown", "malformed")}
@@ -745,7 +776,7 @@ def _summary(checker: BatchChecker, source, out: Path, seconds: float) -> SweepS
         revoked_by_reason_kind=by_kind,
         revocations_by_month=months,
         stale_rows=counts.get("stale", 0),
-        stale_by_issuer=dict(st.stale_issuer.most_common()),
+        stale_by_issuer={k: {"rows": v, "why": st.stale_why.get(k)} for k, v in st.stale_issuer.most_common()},
         stale_partitions=partitions,
         unknown_issuers=dict(st.unknown_issuers.most_common()),
         malformed_rows=counts.get("malformed", 0),
@@ -778,7 +809,7 @@ def _put(q: "queue.Queue", item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _read_ahead(batches: Iterable[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
+def _read_ahead(batches: Iterable[pa.RecordBatch], depth: int, busy: dict[str, float]) -> Iterator[pa.RecordBatch]:
     """Yields ``batches``, produced by a thread ``depth`` batches ahead (Parquet and CSV decoding
     release the GIL, so reading overlaps checking)."""
     q: queue.Queue = queue.Queue(depth)
@@ -786,7 +817,13 @@ def _read_ahead(batches: Iterable[pa.RecordBatch], depth: int) -> Iterator[pa.Re
 
     def run() -> None:
         try:
-            for batch in batches:
+            iterator = iter(batches)
+            while True:
+                started = time.perf_counter()
+                batch = next(iterator, _DONE)
+                busy["read"] += time.perf_counter() - started
+                if batch is _DONE:
+                    break
                 if not _put(q, batch, stop):
                     return
             _put(q, _DONE, stop)
@@ -811,8 +848,9 @@ def _read_ahead(batches: Iterable[pa.RecordBatch], depth: int) -> Iterator[pa.Re
 class _WriteBehind:
     """Writes batches in a thread, ``depth`` behind the checker (Parquet encoding releases the GIL)."""
 
-    def __init__(self, writer, depth: int) -> None:
+    def __init__(self, writer, depth: int, busy: dict[str, float]) -> None:
         self.writer = writer
+        self.busy = busy
         self.q: queue.Queue = queue.Queue(depth)
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -825,7 +863,9 @@ class _WriteBehind:
                 item = self.q.get()
                 if item is _DONE:
                     return
+                started = time.perf_counter()
                 self.writer.write(item)
+                self.busy["write"] += time.perf_counter() - started
         except BaseException as exc:  # noqa: BLE001 - raised again in the sweeping thread
             self.error = exc
             self.stop.set()
@@ -917,14 +957,20 @@ def sweep(
         source=str(source.path),
     )
     out_path = Path(out)
+    if report is not None and not Path(report).parent.is_dir():
+        raise TableOutputError(f"{report}: directory {Path(report).parent} does not exist")
     dictionary_columns = [f.name for f in checker.schema if pa.types.is_dictionary(f.type)]
     writer = open_output(out_path, parquet_options={"use_dictionary": dictionary_columns, "write_statistics": dictionary_columns + ["revocation_date"]})
     writer.expect(checker.schema)
-    behind = _WriteBehind(writer, depth=2)
+    busy = {"read": 0.0, "check": 0.0, "write": 0.0}
+    behind = _WriteBehind(writer, depth=2, busy=busy)
     try:
         done = 0
-        for batch in _read_ahead(source.batches(batch_rows), depth=2):
-            behind.submit(checker(batch, row_offset=done))
+        for batch in _read_ahead(source.batches(batch_rows), depth=2, busy=busy):
+            checked = time.perf_counter()
+            result = checker(batch, row_offset=done)
+            busy["check"] += time.perf_counter() - checked
+            behind.submit(result)
             done += batch.num_rows
             if progress is not None:
                 progress(done, source.rows, source.bytes_done, source.bytes)
@@ -935,6 +981,12 @@ def sweep(
         writer.abort()
         raise
     summary = _summary(checker, source, out_path, time.perf_counter() - started)
+    if os.environ.get("JPKI_FAST_TRACE"):
+        print(
+            f"sweep: {summary.seconds:.2f} s wall; busy: read {busy['read']:.2f} s, check {busy['check']:.2f} s, "
+            f"write {busy['write']:.2f} s (threads overlap)",
+            file=sys.stderr,
+        )
     if report is not None:
         from .report import write_report
 

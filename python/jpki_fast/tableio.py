@@ -63,8 +63,9 @@ class InputSource:
     schema: pa.Schema
     rows: int | None
     bytes: int
-    #: CSV lines that could not be parsed (wrong number of fields): (file, line number).
-    skipped_lines: list[tuple[str, int]] = field(default_factory=list)
+    #: CSV lines that could not be parsed (wrong number of fields): (file, line number, or None
+    #: where the parallel CSV reader cannot tell it), the first 20.
+    skipped_lines: list[tuple[str, int | None]] = field(default_factory=list)
     skipped_count: int = 0
     _bytes_done: int = 0
     _text: bool = False
@@ -165,7 +166,11 @@ def _csv_header(path: Path) -> list[str]:
     import pyarrow.csv as pacsv
 
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=1 << 16),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+        )
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
             raise TableInputError(f"{path}: empty CSV file (not even a header line)") from None
@@ -188,6 +193,8 @@ def _schema(path: Path, kind: str) -> pa.Schema:
 def _short(exc: BaseException) -> str:
     """An Arrow error's first line, without the row text it may quote (personal data)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if text.startswith("CSV parse error"):  # "CSV parse error: Expected 3 columns, got 2: <the row>"
+        text = ": ".join(text.split(": ")[:2])
     return text[:200]
 
 
@@ -218,7 +225,7 @@ def _file_batches(path: Path, source: InputSource, batch_rows: int) -> Iterator[
         # A line with the wrong number of fields: counted and named by number, never quoted.
         source.skipped_count += 1
         if len(source.skipped_lines) < 20:
-            source.skipped_lines.append((str(path), int(row.number) if row.number is not None and row.number >= 0 else -1))
+            source.skipped_lines.append((str(path), int(row.number) if row.number is not None and row.number >= 0 else None))
         return "skip"
 
     parse = pacsv.ParseOptions(invalid_row_handler=skip) if kind == ".csv" else pacsv.ParseOptions(delimiter="\t", quote_char=False)
