@@ -191,10 +191,22 @@ def main() -> None:
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("JPKI_BENCH_DATA", "/work/benchdata")))
     parser.add_argument("--write-results", action="store_true", help="rewrite the sweep section of bench/RESULTS.md")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
-    store, revoked = snapshot(args.data, args.entries)
-    source = customers(args.data, store, args.rows)
+    if args.generate_only:
+        store, revoked = snapshot(args.data, args.entries)
+        paths = [customers(args.data, store, args.rows)]
+        if not args.skip_spark:
+            paths.append(customers(args.data, store, args.spark_rows))
+        print(json.dumps({"store": str(store), "revoked": str(revoked), "customers": [str(p) for p in paths]}))
+        return
+    # Generate in a child process: this one stays small, so the peak RSS that wait4 reports for
+    # each measured process is its own (a forked child starts with its parent's pages counted).
+    cmd = [sys.executable, __file__, "--generate-only", "--rows", str(args.rows), "--entries", str(args.entries),
+           "--spark-rows", str(args.spark_rows), "--data", str(args.data)] + (["--skip-spark"] if args.skip_spark else [])
+    generated = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    store, revoked, source = Path(generated["store"]), Path(generated["revoked"]), Path(generated["customers"][0])
     out = args.data / "out"
     out.mkdir(exist_ok=True)
     load_before = os.getloadavg()
@@ -209,12 +221,12 @@ def main() -> None:
 
     spark = None
     if not args.skip_spark:
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("pyspark") is None:
             print("pyspark not installed: Spark comparison skipped (pip install 'jpki-fast[spark]')", file=sys.stderr)
         else:
-            small = customers(args.data, store, args.spark_rows)
+            small = Path(generated["customers"][1])
             spark_run = _run([sys.executable, "-c", SPARK_JOBS, str(small), str(revoked), str(store), str(out / "spark"), ISSUER, NOW])
             spark = json.loads(spark_run["stdout"].strip().splitlines()[-1])
             results.append(("Spark local[2]: jpki_fast.spark.with_revocation_status", args.spark_rows, spark["jpki_fast_spark"], None))

@@ -61,6 +61,7 @@ _S = meanings.STATUS_CODE
 _UTC_SECONDS = pa.timestamp("s", tz="UTC")
 _HEX_PATTERN = r"^\s*(0[xX])?[0-9A-Fa-f:]*[0-9A-Fa-f][0-9A-Fa-f:]*\s*$"
 _MALFORMED_SAMPLES = 20
+_REQUIRED = frozenset({"status", "meaning_ja", "meaning_en", "action"})
 
 
 class SweepError(JpkiFastError, ValueError):
@@ -537,7 +538,14 @@ class BatchChecker:
         if record:
             detail = cols["detail"]
             self.stats.add(row_offset, status, reason, kind, cols["dates"], lambda row: detail[row].as_py() or "malformed")
-        out = pa.RecordBatch.from_arrays(arrays, names=out_names)
+        # Never null: declared so, which also spares Parquet their definition levels.
+        fields = [
+            pa.field(name, array.type, nullable=name not in _REQUIRED or name in self._keep)
+            for name, array in zip(out_names, arrays)
+        ]
+        for i, name in enumerate(self._keep):
+            fields[i] = batch.schema.field(name)
+        out = pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
         meta = dict(batch.schema.metadata or {})
         meta.update({b"jpki_fast.generation": str(self.store.generation).encode(), b"jpki_fast.now": (iso(self.now) or "").encode()})
         return out.replace_schema_metadata(meta)
@@ -672,9 +680,11 @@ class SweepSummary:
         return asdict(self)
 
     def __str__(self) -> str:
+        from .report import rate
+
         lines = [
             f"Swept {self.rows:,} rows of {self.input} ({self.files:,} file{'s' if self.files != 1 else ''}, by {self.mode}) "
-            f"in {self.seconds:.1f} s ({self.rows_per_second / 1e6:.2f} M rows/s) -> {self.output}",
+            f"in {self.seconds:.1f} s ({rate(self.rows_per_second)}) -> {self.output}",
             f"  snapshot: {self.store} generation {self.generation} (created {self.snapshot_created_at}); now {self.now}",
         ]
         for status, count in self.counts.items():
@@ -706,10 +716,12 @@ def _month_text(index: int) -> str:
 
 def _stale_partitions(store: "Store", now: int, affected: collections.Counter, by_issuer: collections.Counter | None) -> list[dict[str, Any]]:
     """Every partition CRL not fresh at ``now``, with the rows it affected: counted per partition
-    when rows name their partition (certificates), else every stale row of its issuer."""
+    when rows name their partition (certificates; matched by the partition's name, which names
+    its CA, as a newer key of the CA may hold the CRL), else every stale row of its issuer."""
+    by_name: collections.Counter = collections.Counter()
+    for (_, name), rows in affected.items():
+        by_name[name] += rows
     p = store.partitions()
-    if not p.num_rows:
-        return []
     this_u = p.column("this_update").cast(pa.int64()).to_numpy(zero_copy_only=False)
     next_u = p.column("next_update").cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
     stale = ~((this_u <= now) & (now < next_u))
@@ -718,16 +730,22 @@ def _stale_partitions(store: "Store", now: int, affected: collections.Counter, b
     names = p.column("name").to_pylist()
     kinds = p.column("kind").to_pylist()
     nexts = p.column("next_update").to_pylist()
+    listed = set()
     for i in np.flatnonzero(stale).tolist():
+        listed.add(names[i])
         out.append(
             {
                 "issuer": issuers[i],
                 "partition": names[i],
                 "kind": kinds[i],
                 "next_update": None if nexts[i] is None else nexts[i].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "rows": int(affected.get((issuers[i], names[i]), 0)) if by_issuer is None else int(by_issuer.get(issuers[i], 0)),
+                "rows": int(by_name.get(names[i], 0)) if by_issuer is None else int(by_issuer.get(issuers[i], 0)),
             }
         )
+    # Certificates whose partition the store holds no CRL for at all (stale unless revoked).
+    for (issuer, name), rows in sorted(affected.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+        if name not in listed:
+            out.append({"issuer": issuer, "partition": name, "kind": "missing", "next_update": None, "rows": int(rows)})
     return out
 
 
