@@ -48,7 +48,7 @@ def _run(cmd: list[str], env: dict | None = None) -> dict:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"{' '.join(cmd[:4])}... failed ({code}):\n{err[-3000:]}")
-    return {"seconds": wall, "rss_mib": usage.ru_maxrss / 1024, "stdout": out, "stderr": err}
+    return {"seconds": wall, "rss_mib": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime, "stdout": out, "stderr": err}
 
 
 def _jpki(*args: str) -> list[str]:
@@ -215,9 +215,9 @@ def main() -> None:
     sweep = _run(_jpki("sweep", str(source), "--store", str(store), "--out", str(out / "status.parquet"), "--issuer", ISSUER,
                        "--now", NOW, "--json", "--quiet"))
     summary = json.loads(sweep["stdout"])
-    results.append(("jpki-fast sweep (status, reason, date, meanings, action)", args.rows, sweep["seconds"], sweep["rss_mib"]))
+    results.append(("jpki-fast sweep (status, reason, date, meanings, action)", args.rows, sweep["seconds"], sweep["cpu"], sweep["rss_mib"]))
     isin = _run([sys.executable, "-c", ISIN_PIPELINE, str(source), str(revoked), str(out / "isin.parquet"), ISSUER])
-    results.append(("pyarrow streaming + pc.is_in (revoked yes/no only)", args.rows, isin["seconds"], isin["rss_mib"]))
+    results.append(("pyarrow streaming + pc.is_in (revoked yes/no only)", args.rows, isin["seconds"], isin["cpu"], isin["rss_mib"]))
 
     spark = None
     if not args.skip_spark:
@@ -229,8 +229,8 @@ def main() -> None:
             small = Path(generated["customers"][1])
             spark_run = _run([sys.executable, "-c", SPARK_JOBS, str(small), str(revoked), str(store), str(out / "spark"), ISSUER, NOW])
             spark = json.loads(spark_run["stdout"].strip().splitlines()[-1])
-            results.append(("Spark local[2]: jpki_fast.spark.with_revocation_status", args.spark_rows, spark["jpki_fast_spark"], None))
-            results.append(("Spark local[2]: join with the revoked entries DataFrame", args.spark_rows, spark["spark_join"], None))
+            results.append(("Spark local[2]: jpki_fast.spark.with_revocation_status", args.spark_rows, spark["jpki_fast_spark"], None, None))
+            results.append(("Spark local[2]: join with the revoked entries DataFrame", args.spark_rows, spark["spark_join"], None, None))
 
     load_after = os.getloadavg()
     lines = [
@@ -239,11 +239,11 @@ def main() -> None:
         f"{machine()}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
         f"(`uptime`). Command: `python bench/bench_sweep.py --rows {args.rows} --entries {args.entries}`.",
         "",
-        "| pipeline | rows | seconds | M rows/s | peak RSS (MiB) |",
-        "|---|---:|---:|---:|---:|",
+        "| pipeline | rows | wall s | M rows/s | CPU s (user+sys) | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, rows, seconds, rss in results:
-        lines.append(f"| {name} | {rows:,} | {seconds:.1f} | {rows / seconds / 1e6:.2f} | {'' if rss is None else f'{rss:,.0f}'} |")
+    for name, rows, seconds, cpu, rss in results:
+        lines.append(f"| {name} | {rows:,} | {seconds:.1f} | {rows / seconds / 1e6:.2f} | {'' if cpu is None else f'{cpu:.1f}'} | {'' if rss is None else f'{rss:,.0f}'} |")
     if spark is not None:
         lines.append("")
         lines.append(f"Spark rows found revoked: jpki-fast {spark['revoked_rows'][0]:,}, join {spark['revoked_rows'][1]:,} "
@@ -252,7 +252,7 @@ def main() -> None:
     print(text)
     if args.write_results:
         results_md = ROOT / "bench" / "RESULTS.md"
-        begin, end = "<!-- sweep:begin -->", "<!-- sweep:end -->"
+        begin, end = "<!-- BEGIN sweep -->", "<!-- END sweep -->"
         current = results_md.read_text(encoding="utf-8")
         section = f"{begin}\n## Customer sweeps (issue 10)\n\n{text}\n{end}"
         if begin in current:

@@ -416,7 +416,7 @@ class BatchChecker:
         detail_index = np.full(n, -1, np.int32)
         texts: list[str] = []
         # Stale: a bare serial does not name its partition, so every partition of the issuer counts.
-        for code, template in (("stale", "stale"), ("unknown", "unknown")):
+        for code in ("stale", "unknown"):
             where = status == _S[code]
             if not where.any():
                 continue
