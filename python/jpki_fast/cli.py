@@ -416,9 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_synth(sub) -> None:
-    from .synth_cli import add_parser
-
-    add_parser(sub)
+    # Listed for `jpki-fast --help` only: main() hands `jpki-fast synth ...` to the synthetic-data
+    # package's own command line, so that no other command imports that package.
+    sub.add_parser("synth", help="write a synthetic JPKI-like dataset (CA roots, CRLs, ground truth)", add_help=False)
 
 
 def _add_sweep(sub) -> None:
@@ -440,6 +440,11 @@ COMMANDS = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["synth"]:
+        from .synth.cli import main as synth_main
+
+        return synth_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
