@@ -60,9 +60,14 @@ def snapshot(data: Path, entries: int) -> tuple[Path, Path]:
     day, store = data / f"day-{entries}", data / f"store-{entries}"
     revoked = data / f"revoked-{entries}.parquet"
     if not (store / "CURRENT").exists():
-        subprocess.run(_jpki("synth", str(day), "--entries", str(entries), "--now", "2026-11-26T00:00:00Z", "--certs", "0", "--quiet"), check=True)
-        subprocess.run(_jpki("ingest", "--trust", str(day / "trust"), "--crls", str(day / "crls"), "--store", str(store), "--now", NOW),
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _jpki("synth", str(day), "--entries", str(entries), "--now", "2026-11-26T00:00:00Z", "--certs", "0", "--quiet"), check=True
+        )
+        subprocess.run(
+            _jpki("ingest", "--trust", str(day / "trust"), "--crls", str(day / "crls"), "--store", str(store), "--now", NOW),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     if not revoked.exists():
         import pyarrow.parquet as pq
 
@@ -75,8 +80,14 @@ def snapshot(data: Path, entries: int) -> tuple[Path, Path]:
         e = s.entries()
         serial = e.column("serial").combine_chunks().to_numpy()
         hexes = to_hex(SerialBatch(np.ascontiguousarray(serial), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))).cast(pa.string())
-        table = pa.table({"issuer": e.column("issuer").cast(pa.string()), "serial": hexes,
-                          "reason": e.column("reason").cast(pa.string()), "revocation_date": e.column("revocation_date")})
+        table = pa.table(
+            {
+                "issuer": e.column("issuer").cast(pa.string()),
+                "serial": hexes,
+                "reason": e.column("reason").cast(pa.string()),
+                "revocation_date": e.column("revocation_date"),
+            }
+        )
         pq.write_table(table, revoked.with_suffix(".tmp"))
         os.replace(revoked.with_suffix(".tmp"), revoked)
     return store, revoked
@@ -111,7 +122,9 @@ def customers(data: Path, store: Path, rows: int, revoked_share: float = 0.05, s
             serial = np.concatenate([picks, good])
             rng.shuffle(serial)
             hexes = to_hex(SerialBatch(np.ascontiguousarray(serial), np.empty(0, np.uint32), np.empty((0, 20), np.uint8)))
-            writer.write_table(pa.table({"customer_id": np.arange(start, start + n, dtype=np.int64), "serial": hexes.cast(pa.string())}, schema=schema))
+            writer.write_table(
+                pa.table({"customer_id": np.arange(start, start + n, dtype=np.int64), "serial": hexes.cast(pa.string())}, schema=schema)
+            )
     os.replace(tmp, path)
     return path
 
@@ -152,7 +165,8 @@ SPARK_JOBS = textwrap.dedent(
     times["jpki_fast_spark"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     revoked = spark.read.parquet(revoked_file).where(F.col("issuer") == issuer).select("serial", "reason", "revocation_date")
-    joined = df.join(revoked, on="serial", how="left").withColumn("revoked", F.col("reason").isNotNull() | F.col("revocation_date").isNotNull())
+    joined = df.join(revoked, on="serial", how="left")
+    joined = joined.withColumn("revoked", F.col("reason").isNotNull() | F.col("revocation_date").isNotNull())
     joined.write.mode("overwrite").parquet(out + "-join")
     times["spark_join"] = time.perf_counter() - t0
     rows = spark.read.parquet(out + "-jpki").where(F.col("status") == "revoked").count()
@@ -203,8 +217,19 @@ def main() -> None:
         return
     # Generate in a child process: this one stays small, so the peak RSS that wait4 reports for
     # each measured process is its own (a forked child starts with its parent's pages counted).
-    cmd = [sys.executable, __file__, "--generate-only", "--rows", str(args.rows), "--entries", str(args.entries),
-           "--spark-rows", str(args.spark_rows), "--data", str(args.data)] + (["--skip-spark"] if args.skip_spark else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--generate-only",
+        "--rows",
+        str(args.rows),
+        "--entries",
+        str(args.entries),
+        "--spark-rows",
+        str(args.spark_rows),
+        "--data",
+        str(args.data),
+    ] + (["--skip-spark"] if args.skip_spark else [])
     generated = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     store, revoked, source = Path(generated["store"]), Path(generated["revoked"]), Path(generated["customers"][0])
     out = args.data / "out"
@@ -212,10 +237,26 @@ def main() -> None:
     load_before = os.getloadavg()
     results = []
 
-    sweep = _run(_jpki("sweep", str(source), "--store", str(store), "--out", str(out / "status.parquet"), "--issuer", ISSUER,
-                       "--now", NOW, "--json", "--quiet"))
+    sweep = _run(
+        _jpki(
+            "sweep",
+            str(source),
+            "--store",
+            str(store),
+            "--out",
+            str(out / "status.parquet"),
+            "--issuer",
+            ISSUER,
+            "--now",
+            NOW,
+            "--json",
+            "--quiet",
+        )
+    )
     summary = json.loads(sweep["stdout"])
-    results.append(("jpki-fast sweep (status, reason, date, meanings, action)", args.rows, sweep["seconds"], sweep["cpu"], sweep["rss_mib"]))
+    results.append(
+        ("jpki-fast sweep (status, reason, date, meanings, action)", args.rows, sweep["seconds"], sweep["cpu"], sweep["rss_mib"])
+    )
     isin = _run([sys.executable, "-c", ISIN_PIPELINE, str(source), str(revoked), str(out / "isin.parquet"), ISSUER])
     results.append(("pyarrow streaming + pc.is_in (revoked yes/no only)", args.rows, isin["seconds"], isin["cpu"], isin["rss_mib"]))
 
@@ -229,7 +270,9 @@ def main() -> None:
             small = Path(generated["customers"][1])
             spark_run = _run([sys.executable, "-c", SPARK_JOBS, str(small), str(revoked), str(store), str(out / "spark"), ISSUER, NOW])
             spark = json.loads(spark_run["stdout"].strip().splitlines()[-1])
-            results.append(("Spark local[2]: jpki_fast.spark.with_revocation_status", args.spark_rows, spark["jpki_fast_spark"], None, None))
+            results.append(
+                ("Spark local[2]: jpki_fast.spark.with_revocation_status", args.spark_rows, spark["jpki_fast_spark"], None, None)
+            )
             results.append(("Spark local[2]: join with the revoked entries DataFrame", args.spark_rows, spark["spark_join"], None, None))
 
     load_after = os.getloadavg()
@@ -243,11 +286,16 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, rows, seconds, cpu, rss in results:
-        lines.append(f"| {name} | {rows:,} | {seconds:.1f} | {rows / seconds / 1e6:.2f} | {'' if cpu is None else f'{cpu:.1f}'} | {'' if rss is None else f'{rss:,.0f}'} |")
+        lines.append(
+            f"| {name} | {rows:,} | {seconds:.1f} | {rows / seconds / 1e6:.2f} | "
+            f"{'' if cpu is None else f'{cpu:.1f}'} | {'' if rss is None else f'{rss:,.0f}'} |"
+        )
     if spark is not None:
         lines.append("")
-        lines.append(f"Spark rows found revoked: jpki-fast {spark['revoked_rows'][0]:,}, join {spark['revoked_rows'][1]:,} "
-                     "(timed from a started session; both write Parquet).")
+        lines.append(
+            f"Spark rows found revoked: jpki-fast {spark['revoked_rows'][0]:,}, join {spark['revoked_rows'][1]:,} "
+            "(timed from a started session; both write Parquet)."
+        )
     text = "\n".join(lines)
     print(text)
     if args.write_results:
@@ -256,7 +304,7 @@ def main() -> None:
         current = results_md.read_text(encoding="utf-8")
         section = f"{begin}\n## Customer sweeps (issue 10)\n\n{text}\n{end}"
         if begin in current:
-            current = current[: current.index(begin)] + section + current[current.index(end) + len(end):]
+            current = current[: current.index(begin)] + section + current[current.index(end) + len(end) :]
         else:
             current = current.rstrip("\n") + "\n\n" + section + "\n"
         results_md.write_text(current, encoding="utf-8")

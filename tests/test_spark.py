@@ -29,9 +29,24 @@ NOW = "2026-11-26T01:00:00Z"
 def day(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("spark-day")
     r = subprocess.run(
-        [sys.executable, "-m", "jpki_fast.cli", "synth", str(root / "data"), "--entries", "4000", "--partitions", "6",
-         "--certs", "12", "--now", "2026-11-26T00:00:00Z", "--quiet"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jpki_fast.cli",
+            "synth",
+            str(root / "data"),
+            "--entries",
+            "4000",
+            "--partitions",
+            "6",
+            "--certs",
+            "12",
+            "--now",
+            "2026-11-26T00:00:00Z",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stderr
     jpki_fast.ingest(root / "data" / "trust", root / "data" / "crls", root / "store", now=NOW)
@@ -44,9 +59,12 @@ def spark():
     from pyspark.sql import SparkSession
 
     session = (
-        SparkSession.builder.master("local[2]").appName("jpki-fast-tests")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        SparkSession.builder.master("local[2]")
+        .appName("jpki-fast-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     assert pyspark.__version__
@@ -76,7 +94,16 @@ def test_spark_adapter_equals_the_local_sweep(day, spark, tmp_path):
     jpki_fast.sweep(tmp_path / "c.parquet", day / "store", tmp_path / "local.parquet", now=NOW, follow_links=True)
     df = spark.read.parquet(str(tmp_path / "c.parquet")).repartition(3)
     result = with_revocation_status(df, str(day / "store"), now=NOW, follow_links=True)
-    assert result.columns == customers.column_names + ["status", "reason", "revocation_date", "meaning_ja", "meaning_en", "action", "detail", "latest_serial"]
+    assert result.columns == customers.column_names + [
+        "status",
+        "reason",
+        "revocation_date",
+        "meaning_ja",
+        "meaning_en",
+        "action",
+        "detail",
+        "latest_serial",
+    ]
     result.write.parquet(str(tmp_path / "spark.parquet"))
     assert _plain(pq.read_table(tmp_path / "spark.parquet")) == _plain(pq.read_table(tmp_path / "local.parquet"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -38,8 +37,9 @@ def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
 def day(tmp_path_factory) -> Path:
     """A synthetic JPKI day (both CA kinds, 12 partitions each, 30 certificates) and its store."""
     root = tmp_path_factory.mktemp("sweep-day")
-    r = _cli("synth", str(root / "data"), "--entries", "6000", "--partitions", "12", "--certs", "30",
-             "--now", "2026-11-26T00:00:00Z", "--quiet")
+    r = _cli(
+        "synth", str(root / "data"), "--entries", "6000", "--partitions", "12", "--certs", "30", "--now", "2026-11-26T00:00:00Z", "--quiet"
+    )
     assert r.returncode == 0, r.stderr
     jpki_fast.ingest(root / "data" / "trust", root / "data" / "crls", root / "store", now=NOW)
     return root
@@ -56,7 +56,9 @@ def _customers(day: Path, n: int = 5000, seed: int = 1) -> pa.Table:
     rng = np.random.default_rng(seed)
     picks = truth.take(rng.integers(0, truth.num_rows, n // 3))
     k = n - picks.num_rows
-    others = [f"{v:08X}" for v in rng.integers(0x03000000, 0x03010000, k // 2)] + [f"{v:08X}" for v in rng.integers(0x05000000, 0x05010000, k - k // 2)]
+    others = [f"{v:08X}" for v in rng.integers(0x03000000, 0x03010000, k // 2)] + [
+        f"{v:08X}" for v in rng.integers(0x05000000, 0x05010000, k - k // 2)
+    ]
     issuers = ["sign_ca_2023"] * (k // 2) + ["auth_ca_2023"] * (k - k // 2)
     order = rng.permutation(n)
     return pa.table(
@@ -88,9 +90,18 @@ def test_sweep_equals_store_check_row_by_row_and_keeps_columns_in_order(day, sto
         assert out.column(name).to_pylist() == customers.column(name).to_pylist(), name
     expected = _expected(store, customers)
     for name in ("status", "reason", "revocation_date"):
-        assert out.column(name).cast(expected.column(name).type.value_type if pa.types.is_dictionary(expected.column(name).type) else expected.column(name).type).to_pylist() == expected.column(name).cast(
-            expected.column(name).type.value_type if pa.types.is_dictionary(expected.column(name).type) else expected.column(name).type
-        ).to_pylist(), name
+        assert (
+            out.column(name)
+            .cast(
+                expected.column(name).type.value_type if pa.types.is_dictionary(expected.column(name).type) else expected.column(name).type
+            )
+            .to_pylist()
+            == expected.column(name)
+            .cast(
+                expected.column(name).type.value_type if pa.types.is_dictionary(expected.column(name).type) else expected.column(name).type
+            )
+            .to_pylist()
+        ), name
     statuses = out.column("status").to_pylist()
     assert summary.rows == customers.num_rows
     assert summary.counts["revoked"] == statuses.count("revoked") > 1000
@@ -148,14 +159,14 @@ def test_fixed_width_hex_fast_path_equals_the_rust_parser(width):
 def test_csv_in_csv_out_keeps_text_exactly(day, store, tmp_path):
     src = tmp_path / "c.csv"
     src.write_text(
-        "customer_id,serial,issuer,note\n"
-        "000123,03006C56,sign_ca_2023,\"a, quoted\"\n"
-        "000124,0x1234,auth_ca_2023,\n"
-        "000125,12,,plain\n",
+        'customer_id,serial,issuer,note\n000123,03006C56,sign_ca_2023,"a, quoted"\n000124,0x1234,auth_ca_2023,\n000125,12,,plain\n',
         encoding="utf-8",
     )
     summary = jpki_fast.sweep(src, store, tmp_path / "out.csv", issuer="auth_ca_2023", now=NOW)
-    out = pacsv.read_csv(tmp_path / "out.csv", convert_options=pacsv.ConvertOptions(column_types={"customer_id": pa.string(), "serial": pa.string()}, strings_can_be_null=True))
+    out = pacsv.read_csv(
+        tmp_path / "out.csv",
+        convert_options=pacsv.ConvertOptions(column_types={"customer_id": pa.string(), "serial": pa.string()}, strings_can_be_null=True),
+    )
     assert out.column_names == ["customer_id", "serial", "issuer", "note"] + RESULT
     assert out.column("customer_id").to_pylist() == ["000123", "000124", "000125"]
     assert out.column("note").to_pylist() == ["a, quoted", None, "plain"]
@@ -268,7 +279,9 @@ def test_follow_links_adds_latest_serial(day, tmp_path):
     (tmp_path / "links.csv").write_text("issuer,old_serial,new_serial\nauth_ca_2023,0A,0B\nauth_ca_2023,0B,0C\n")
     import_links(root, tmp_path / "links.csv")
     store = jpki_fast.open_store(root)
-    src = pa.table({"id": [1, 2, 3, 4], "serial": ["0A", "0B", "99", "zz"], "issuer": ["auth_ca_2023", "auth_ca_2023", "auth_ca_2023", "auth_ca_2023"]})
+    src = pa.table(
+        {"id": [1, 2, 3, 4], "serial": ["0A", "0B", "99", "zz"], "issuer": ["auth_ca_2023", "auth_ca_2023", "auth_ca_2023", "auth_ca_2023"]}
+    )
     pq.write_table(src, tmp_path / "c.parquet")
     summary = jpki_fast.sweep(tmp_path / "c.parquet", store, tmp_path / "out.parquet", now=NOW, follow_links=True)
     out = pq.read_table(tmp_path / "out.parquet")
@@ -286,11 +299,30 @@ def test_malformed_rows_get_status_and_detail_and_never_abort(day, store, tmp_pa
         {
             "id": list(range(8)),
             "serial": ["03006C56", "not-hex", None, "", "1" * 42, "  ", "0x:", "05"],
-            "issuer": ["sign_ca_2023", "auth_ca_2023", "auth_ca_2023", "auth_ca_2023", "auth_ca_2023", "auth_ca_2023", "auth_ca_2023", None],
+            "issuer": [
+                "sign_ca_2023",
+                "auth_ca_2023",
+                "auth_ca_2023",
+                "auth_ca_2023",
+                "auth_ca_2023",
+                "auth_ca_2023",
+                "auth_ca_2023",
+                None,
+            ],
         }
     )
     pq.write_table(src, tmp_path / "bad.parquet")
-    r = _cli("sweep", str(tmp_path / "bad.parquet"), "--store", str(day / "store"), "--out", str(tmp_path / "out.parquet"), "--now", NOW, "--json")
+    r = _cli(
+        "sweep",
+        str(tmp_path / "bad.parquet"),
+        "--store",
+        str(day / "store"),
+        "--out",
+        str(tmp_path / "out.parquet"),
+        "--now",
+        NOW,
+        "--json",
+    )
     assert r.returncode == 1, r.stderr
     summary = json.loads(r.stdout)
     out = pq.read_table(tmp_path / "out.parquet").to_pylist()
@@ -328,7 +360,10 @@ def test_csv_lines_with_wrong_field_count_are_skipped_and_counted(day, store, tm
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda p: pq.write_table(pa.table({"id": [1], "name": ["x"]}), p / "in.parquet"), "no 'serial' or 'certificate' column (columns: id, name)"),
+        (
+            lambda p: pq.write_table(pa.table({"id": [1], "name": ["x"]}), p / "in.parquet"),
+            "no 'serial' or 'certificate' column (columns: id, name)",
+        ),
         (lambda p: pq.write_table(pa.table({"serial": ["01"]}), p / "in.parquet"), "no 'issuer' column"),
         (lambda p: (p / "in.parquet").write_bytes(b"this is not parquet"), "in.parquet: cannot be read as Parquet"),
         (lambda p: (p / "in.xlsx").write_bytes(b"PK"), "unknown format '.xlsx'"),
@@ -350,8 +385,18 @@ def test_unknown_default_issuer_and_unknown_serial_column_exit_2(day, tmp_path):
     pq.write_table(pa.table({"serial": ["01"]}), tmp_path / "in.parquet")
     r = _cli("sweep", str(tmp_path / "in.parquet"), "--store", str(day / "store"), "--out", str(tmp_path / "o.parquet"), "--issuer", "nope")
     assert r.returncode == 2 and "--issuer 'nope' is not in the store's trust store (known:" in r.stderr
-    r = _cli("sweep", str(tmp_path / "in.parquet"), "--store", str(day / "store"), "--out", str(tmp_path / "o.parquet"),
-             "--issuer", "auth_ca_2023", "--serial-column", "cert_serial")
+    r = _cli(
+        "sweep",
+        str(tmp_path / "in.parquet"),
+        "--store",
+        str(day / "store"),
+        "--out",
+        str(tmp_path / "o.parquet"),
+        "--issuer",
+        "auth_ca_2023",
+        "--serial-column",
+        "cert_serial",
+    )
     assert r.returncode == 2 and "no 'cert_serial' column for the serial" in r.stderr
 
 
@@ -363,7 +408,9 @@ def test_header_only_csv_and_empty_parquet_give_empty_outputs_with_columns(day, 
     assert summary.rows == 0 and summary.counts["good"] == 0
     pq.write_table(pa.table({"serial": pa.array([], pa.string())}), tmp_path / "empty.parquet")
     jpki_fast.sweep(tmp_path / "empty.parquet", store, tmp_path / "out.csv", issuer="auth_ca_2023", now=NOW)
-    assert (tmp_path / "out.csv").read_text().splitlines() == ['"serial","status","reason","revocation_date","meaning_ja","meaning_en","action","detail"']
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        '"serial","status","reason","revocation_date","meaning_ja","meaning_en","action","detail"'
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,9 +436,25 @@ def test_killed_cli_sweep_leaves_no_file(day, tmp_path, sig):
     customers = _customers(day, 2000)
     pq.write_table(pa.concat_tables([customers] * 100), tmp_path / "c.parquet")  # 200,000 rows
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jpki_fast.cli", "sweep", str(tmp_path / "c.parquet"), "--store", str(day / "store"),
-         "--out", str(tmp_path / "out.csv"), "--now", NOW, "--batch-rows", "500", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jpki_fast.cli",
+            "sweep",
+            str(tmp_path / "c.parquet"),
+            "--store",
+            str(day / "store"),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--now",
+            NOW,
+            "--batch-rows",
+            "500",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".out.csv.") for p in tmp_path.iterdir()):
@@ -411,7 +474,9 @@ def test_killed_cli_sweep_leaves_no_file(day, tmp_path, sig):
 
 def test_cli_json_summary_names_snapshot_and_now(day, tmp_path):
     pq.write_table(_customers(day, 500), tmp_path / "c.parquet")
-    r = _cli("sweep", str(tmp_path / "c.parquet"), "--store", str(day / "store"), "--out", str(tmp_path / "o.parquet"), "--now", NOW, "--json")
+    r = _cli(
+        "sweep", str(tmp_path / "c.parquet"), "--store", str(day / "store"), "--out", str(tmp_path / "o.parquet"), "--now", NOW, "--json"
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["generation"] == jpki_fast.open_store(day / "store").generation and summary["now"] == NOW
@@ -449,7 +514,12 @@ def test_check_batch_on_record_batches_and_tables(day, store):
 def test_check_input_streams_large_csv(day, store, tmp_path):
     customers = _customers(day, 3000).select(["serial", "issuer"])
     pacsv.write_csv(customers, tmp_path / "c.csv")
-    assert main(["check", "--store", str(day / "store"), "--input", str(tmp_path / "c.csv"), "--out", str(tmp_path / "o.parquet"), "--now", NOW]) == 0
+    assert (
+        main(
+            ["check", "--store", str(day / "store"), "--input", str(tmp_path / "c.csv"), "--out", str(tmp_path / "o.parquet"), "--now", NOW]
+        )
+        == 0
+    )
     out = pq.read_table(tmp_path / "o.parquet")
     assert out.column("status").to_pylist() == _expected(store, customers).column("status").to_pylist()
 
@@ -474,9 +544,28 @@ def test_sweep_memory_stays_bounded_on_a_large_input(day, tmp_path):
         "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)"
     )
     r = subprocess.run(
-        [sys.executable, "-c", launcher, sys.executable, "-m", "jpki_fast.cli", "sweep", str(tmp_path / "big.parquet"),
-         "--store", str(day / "store"), "--out", str(tmp_path / "out.parquet"), "--issuer", "auth_ca_2023", "--now", NOW, "--quiet"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-c",
+            launcher,
+            sys.executable,
+            "-m",
+            "jpki_fast.cli",
+            "sweep",
+            str(tmp_path / "big.parquet"),
+            "--store",
+            str(day / "store"),
+            "--out",
+            str(tmp_path / "out.parquet"),
+            "--issuer",
+            "auth_ca_2023",
+            "--now",
+            NOW,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     code, peak_kib = map(int, r.stdout.split()[-2:])
     assert code == 0, r.stderr

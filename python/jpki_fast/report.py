@@ -6,8 +6,12 @@ counts by status and by revocation reason with what J-LIS says each reason tells
 step, the revocations over time, the stale partitions and the rows they affected, and the rows
 that could not be read.
 
->>> summary = jpki_fast.sweep("customers.parquet", "store", "status.parquet", issuer="auth_ca_2023")  # doctest: +SKIP
->>> write_report(summary, "sweep-report.html")                                                      # doctest: +SKIP
+>>> import pyarrow as pa, pyarrow.parquet as pq, jpki_fast
+>>> pq.write_table(pa.table({"serial": ["054CFCD8", "1234"]}), tmp / "report-in.parquet")
+>>> summary = jpki_fast.sweep(tmp / "report-in.parquet", store, tmp / "report-out.parquet", issuer="auth_ca_2023", now=NOW)
+>>> page = write_report(summary, tmp / "sweep-report.html").read_text(encoding="utf-8")
+>>> page.count("<svg") >= 3, "collect the renewed certificate" in page
+(True, True)
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from . import meanings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .sweeps import SweepSummary
+    from .sweep_run import SweepSummary
 
 STATUS_COLORS = {
     "good": "#2e7d32",
@@ -66,7 +70,9 @@ _MAX_TABLE_ROWS = 60
 _CSS = """
 :root { --ink:#1f2933; --muted:#616e7c; --line:#d9e2ec; --bg:#f5f7fa; }
 * { box-sizing: border-box; }
-body { margin:0; font-family: system-ui, -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", "Noto Sans JP", "Yu Gothic", Meiryo, sans-serif;
+body { margin:0;
+       font-family: system-ui, -apple-system, "Segoe UI", "Hiragino Sans", "Noto Sans CJK JP", "Noto Sans JP",
+       "Yu Gothic", Meiryo, sans-serif;
        color:var(--ink); background:var(--bg); font-size:14px; line-height:1.5; }
 header { background:#102a43; color:#fff; padding:24px 40px; }
 header h1 { margin:0 0 4px; font-size:22px; font-weight:600; }
@@ -135,8 +141,13 @@ def hbar_chart(items: Sequence[tuple[str, int, str]], width: int = 700, bar: int
     for i, (label, value, color) in enumerate(items):
         y = gap + i * (bar + gap)
         w = max(1.5, room * value / top) if value else 0
-        parts.append(f'<text x="{label_width - 8}" y="{y + bar * 0.7:.1f}" text-anchor="end" font-size="13" fill="#1f2933">{_e(label)}</text>')
-        parts.append(f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar}" rx="3" fill="{color}"><title>{_e(label)}: {_n(value)}</title></rect>')
+        parts.append(
+            f'<text x="{label_width - 8}" y="{y + bar * 0.7:.1f}" text-anchor="end" font-size="13" fill="#1f2933">{_e(label)}</text>'
+        )
+        parts.append(
+            f'<rect x="{label_width}" y="{y}" width="{w:.1f}" height="{bar}" rx="3" fill="{color}">'
+            f"<title>{_e(label)}: {_n(value)}</title></rect>"
+        )
         parts.append(f'<text x="{label_width + w + 6:.1f}" y="{y + bar * 0.7:.1f}" font-size="12" fill="#52606d">{_n(value)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -189,12 +200,16 @@ def monthly_chart(months: dict[str, dict[str, int]], width: int = 1080, height: 
             )
         if month.endswith("-01") or len(span) <= 14 or i == 0:
             label = month if (month.endswith("-01") or i == 0) else month[5:]
-            parts.append(f'<text x="{x + col / 2:.1f}" y="{height - lower + 16}" text-anchor="middle" font-size="11" fill="#616e7c">{_e(label)}</text>')
+            parts.append(
+                f'<text x="{x + col / 2:.1f}" y="{height - lower + 16}" text-anchor="middle" font-size="11" fill="#616e7c">'
+                f"{_e(label)}</text>"
+            )
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{upper + plot_h}" y2="{upper + plot_h + 4}" stroke="#9aa5b1"/>')
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{upper + plot_h}" y2="{upper + plot_h}" stroke="#9aa5b1"/>')
     parts.append("</svg>")
     legend = " ".join(
-        f'<span style="white-space:nowrap;margin-right:14px"><span class="swatch" style="background:{REASON_COLORS.get(r, "#9e9e9e")}"></span>{_e(r)}</span>'
+        f'<span style="white-space:nowrap;margin-right:14px">'
+        f'<span class="swatch" style="background:{REASON_COLORS.get(r, "#9e9e9e")}"></span>{_e(r)}</span>'
         for r in reasons
     )
     return "".join(parts) + f'<div class="note">{legend}</div>'
@@ -219,7 +234,11 @@ def _table(headers: Sequence[tuple[str, bool]], rows: Sequence[Sequence[Any]], r
     for row in rows:
         cells = []
         for (_, num), value in zip(headers, row):
-            text = value if raw and isinstance(value, str) and value.startswith("<") else (_n(value) if num and isinstance(value, (int, float)) else _e(value))
+            text = (
+                value
+                if raw and isinstance(value, str) and value.startswith("<")
+                else (_n(value) if num and isinstance(value, (int, float)) else _e(value))
+            )
             cells.append(f'<td class="num">{text}</td>' if num else f"<td>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -240,9 +259,15 @@ def render(summary: "SweepSummary") -> str:
         )
     status_chart = hbar_chart([(f"{k} ({STATUS_JA[k]})", v, STATUS_COLORS[k]) for k, v in counts.items() if v or k in ("good", "revoked")])
     status_rows = [
-        (f'<span class="swatch" style="background:{STATUS_COLORS[k]}"></span>{_e(k)}', STATUS_JA[k], v, _pct(v, total),
-         meanings.meaning(k)[0] if k != "revoked" else "（理由別は下表）", meanings.meaning(k)[1] if k != "revoked" else "(by reason below)",
-         meanings.action(k) if k != "revoked" else "(by reason below)")
+        (
+            f'<span class="swatch" style="background:{STATUS_COLORS[k]}"></span>{_e(k)}',
+            STATUS_JA[k],
+            v,
+            _pct(v, total),
+            meanings.meaning(k)[0] if k != "revoked" else "（理由別は下表）",
+            meanings.meaning(k)[1] if k != "revoked" else "(by reason below)",
+            meanings.action(k) if k != "revoked" else "(by reason below)",
+        )
         for k, v in counts.items()
         if v
     ]
@@ -261,7 +286,8 @@ def render(summary: "SweepSummary") -> str:
     for (reason, ja, en, act), kinds in sorted(grouped.items(), key=lambda item: -sum(item[1].values())):
         rows = sum(kinds.values())
         split = "<br>".join(
-            f'<span style="white-space:nowrap">{_e(KIND_JA[k] or "unknown")} {_n(v)}</span>' for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])
+            f'<span style="white-space:nowrap">{_e(KIND_JA[k] or "unknown")} {_n(v)}</span>'
+            for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])
         )
         reason_rows.append(
             (
@@ -277,7 +303,15 @@ def render(summary: "SweepSummary") -> str:
     reason_section = (
         hbar_chart([(r, v, REASON_COLORS.get(r, "#9e9e9e")) for r, v in s.revoked_by_reason.items()])
         + _table(
-            [("reason", False), ("certificates", False), ("rows", True), ("of revoked", True), ("J-LIS: 意味", False), ("meaning", False), ("recommended action", False)],
+            [
+                ("reason", False),
+                ("certificates", False),
+                ("rows", True),
+                ("of revoked", True),
+                ("J-LIS: 意味", False),
+                ("meaning", False),
+                ("recommended action", False),
+            ],
             reason_rows,
             raw=True,
         )
@@ -288,14 +322,21 @@ def render(summary: "SweepSummary") -> str:
     months_section = monthly_chart(s.revocations_by_month) if s.revocations_by_month else '<p class="note">No revoked rows.</p>'
     if s.revocations_by_month:
         keys = sorted(s.revocations_by_month)
-        months_section += f'<p class="note">Revoked rows by month of revocation (UTC), {_e(keys[0])} to {_e(keys[-1])}; hover a column for its count.</p>'
+        months_section += (
+            f'<p class="note">Revoked rows by month of revocation (UTC), {_e(keys[0])} to {_e(keys[-1])}; hover a column for its count.</p>'
+        )
 
     stale_parts = s.stale_partitions
     if stale_parts or s.stale_rows:
         shown = stale_parts[:_MAX_TABLE_ROWS]
         rows = [
-            (p["issuer"], p["partition"] or "(full CRL)", p["kind"] if p["kind"] != "missing" else "no CRL held",
-             (p["next_update"] or "-").replace("T", " "), p["rows"])
+            (
+                p["issuer"],
+                p["partition"] or "(full CRL)",
+                p["kind"] if p["kind"] != "missing" else "no CRL held",
+                (p["next_update"] or "-").replace("T", " "),
+                p["rows"],
+            )
             for p in shown
         ]
         stale_html = ""
@@ -309,34 +350,56 @@ def render(summary: "SweepSummary") -> str:
                 "fresh for it to be good: each of these rows is affected by every stale partition of its issuer.</p>"
             )
         if shown:
-            stale_html += "<h3>Partition CRLs not fresh at " + _e(s.now) + "</h3>" + _table(
-                [("issuer", False), ("partition (CRL distribution point)", False), ("kind", False), ("nextUpdate", True), ("rows affected", True)],
-                rows,
+            stale_html += (
+                "<h3>Partition CRLs not fresh at "
+                + _e(s.now)
+                + "</h3>"
+                + _table(
+                    [
+                        ("issuer", False),
+                        ("partition (CRL distribution point)", False),
+                        ("kind", False),
+                        ("nextUpdate", True),
+                        ("rows affected", True),
+                    ],
+                    rows,
+                )
             )
         if len(stale_parts) > len(shown):
-            stale_html += f'<p class="note">… and {_n(len(stale_parts) - len(shown))} more stale partitions (all are in the JSON summary).</p>'
-        stale_html += '<p class="note">Stale data never yields good (fail closed): re-run the sweep after the next CRL update (<code>jpki-fast update</code>).</p>'
+            stale_html += (
+                f'<p class="note">… and {_n(len(stale_parts) - len(shown))} more stale partitions (all are in the JSON summary).</p>'
+            )
+        stale_html += (
+            '<p class="note">Stale data never yields good (fail closed): re-run the sweep after the next CRL update '
+            "(<code>jpki-fast update</code>).</p>"
+        )
     else:
         stale_html = f'<p class="ok">Every partition CRL of the snapshot was fresh at {_e(s.now)}.</p>'
 
     problems = ""
     if s.unknown_issuers:
-        problems += "<h3>Unknown issuers</h3>" + _table([("issuer as given", False), ("rows", True)], list(s.unknown_issuers.items())[:_MAX_TABLE_ROWS])
-    if s.malformed_rows:
-        problems += "<h3>Rows that could not be read</h3>" + _table(
-            [("why", False), ("rows", True)], list(s.malformed_by_detail.items())
+        problems += "<h3>Unknown issuers</h3>" + _table(
+            [("issuer as given", False), ("rows", True)], list(s.unknown_issuers.items())[:_MAX_TABLE_ROWS]
         )
+    if s.malformed_rows:
+        problems += "<h3>Rows that could not be read</h3>" + _table([("why", False), ("rows", True)], list(s.malformed_by_detail.items()))
         problems += "<p>First rows (0-based row numbers of the input):</p>" + _table(
             [("row", True), ("why", False)], [(m["row"], m["detail"]) for m in s.malformed_samples[:10]]
         )
     if s.skipped_lines:
-        problems += f'<p class="warn">{_n(s.skipped_lines)} CSV lines were skipped (wrong number of fields), e.g. ' + ", ".join(
-            f"{_e(Path(x['file']).name)} line {_n(x['line']) if x['line'] else '?'}" for x in s.skipped_line_numbers[:10]
-        ) + ".</p>"
+        problems += (
+            f'<p class="warn">{_n(s.skipped_lines)} CSV lines were skipped (wrong number of fields), e.g. '
+            + ", ".join(f"{_e(Path(x['file']).name)} line {_n(x['line']) if x['line'] else '?'}" for x in s.skipped_line_numbers[:10])
+            + ".</p>"
+        )
     if not problems:
         problems = '<p class="ok">Every row was read.</p>'
 
-    links = "" if s.links_followed is None else f"<dt>serial links followed</dt><dd>{_n(s.links_followed)} rows have a newer serial (column latest_serial)</dd>"
+    links = (
+        ""
+        if s.links_followed is None
+        else f"<dt>serial links followed</dt><dd>{_n(s.links_followed)} rows have a newer serial (column latest_serial)</dd>"
+    )
     facts = f"""<dl class="facts">
 <dt>input</dt><dd>{_e(s.input)} ({_n(s.files)} file{"s" if s.files != 1 else ""})</dd>
 <dt>rows checked</dt><dd>{_n(total)} (identified by {_e(s.mode)})</dd>
@@ -360,7 +423,8 @@ def render(summary: "SweepSummary") -> str:
 <div class="sub">{_e(Path(s.input).name)} · {_n(total)} rows · snapshot generation {_n(s.generation)} · judged at {_e(s.now)}</div></header>
 <main>
 <section id="checked"><h2>What was checked <small>確認の対象</small></h2>{facts}</section>
-<section id="status"><h2>Status <small>状態別の件数</small></h2><div class="cards">{"".join(cards)}</div><div style="margin-top:16px">{status_chart}</div>{status_table}</section>
+<section id="status"><h2>Status <small>状態別の件数</small></h2><div class="cards">{"".join(cards)}</div>
+<div style="margin-top:16px">{status_chart}</div>{status_table}</section>
 <section id="reasons"><h2>Revoked, by reason <small>失効理由別（J-LISによる意味と推奨対応）</small></h2>{reason_section}</section>
 <section id="timeline"><h2>Revocations over time <small>失効日の推移</small></h2>{months_section}</section>
 <section id="stale"><h2>Stale revocation data <small>失効情報の鮮度</small></h2>{stale_html}</section>

@@ -107,8 +107,10 @@ def with_revocation_status(
     :func:`ship_snapshot` returns. The driver opens it too, to pin its current generation and to
     derive the result's schema. ``now`` (default: when this is called) is fixed for the whole job.
 
-    >>> status = with_revocation_status(df, "/mnt/jpki/store", issuer="auth_ca_2023")      # doctest: +SKIP
-    >>> status.groupBy("status", "reason").count().show()                                  # doctest: +SKIP
+    For example::
+
+        status = with_revocation_status(df, "/mnt/jpki/store", issuer="auth_ca_2023")
+        status.groupBy("status", "reason").count().show()
     """
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -118,17 +120,17 @@ def with_revocation_status(
     store = _open(store_path)
     generation = store.generation
     now_s = to_epoch(now)
-    options = dict(
-        serial_column=None if certificate_col is not None else serial_col,
-        issuer_column=issuer_col,
-        certificate_column=certificate_col,
-        issuer=issuer,
-        now=now_s,
-        follow_links=follow_links,
-        purpose=purpose,
-        allow_test_hierarchy=allow_test_hierarchy,
-        keep_certificate=keep_certificate,
-    )
+    options = {
+        "serial_column": None if certificate_col is not None else serial_col,
+        "issuer_column": issuer_col,
+        "certificate_column": certificate_col,
+        "issuer": issuer,
+        "now": now_s,
+        "follow_links": follow_links,
+        "purpose": purpose,
+        "allow_test_hierarchy": allow_test_hierarchy,
+        "keep_certificate": keep_certificate,
+    }
     input_schema = to_arrow_schema(df.schema, timezone="UTC")
     checker = BatchChecker(store, input_schema, source="DataFrame", **options)
     empty = checker(pa.RecordBatch.from_pylist([], schema=input_schema), record=False)
@@ -153,7 +155,9 @@ def ship_snapshot(spark: "SparkSession", store_path: str | os.PathLike[str], gen
     directory (``CURRENT`` and ``generations/<n>/``) under a temporary directory, so only that
     snapshot travels, not the history the store keeps.
 
-    >>> path = ship_snapshot(spark, "/var/lib/jpki-fast/store")           # doctest: +SKIP
+    For example::
+
+        path = ship_snapshot(spark, "/var/lib/jpki-fast/store")   # 'sparkfiles://jpki-fast-store-42'
     """
     from .store import open_store
 

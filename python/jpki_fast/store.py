@@ -566,7 +566,8 @@ class Store:
         """The status of every row of an Arrow record batch, its columns kept (for DuckDB, Polars,
         Spark's mapInArrow); see :func:`jpki_fast.sweeps.check_batch` for the options.
 
-        >>> store.check_batch(batch, issuer="auth_ca_2023").column("status")   # doctest: +SKIP
+        >>> store.check_batch(pa.table({"serial": ["054CFCD8"], "issuer": ["auth_ca_2023"]}), now=NOW).column("status").to_pylist()
+        ['revoked']
         """
         from .sweeps import check_batch
 

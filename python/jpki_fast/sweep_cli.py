@@ -1,4 +1,4 @@
-"""`jpki-fast sweep`: the status of every row of a customer file (see :mod:`jpki_fast.sweeps`).
+"""`jpki-fast sweep`: the status of every row of a customer file (see :mod:`jpki_fast.sweep_run` and :mod:`jpki_fast.sweeps`).
 
 The main CLI wires it in with ``sweep_cli.add_parser(subparsers)``.
 
@@ -42,15 +42,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--issuer", metavar="ALIAS", help="issuer (alias or key id) of rows without one in the issuer column")
     p.add_argument("--serial-column", metavar="NAME", help="the serial column (default: serial)")
     p.add_argument("--issuer-column", default="issuer", metavar="NAME", help="the issuer column (default: issuer)")
-    p.add_argument("--certificate-column", metavar="NAME", help="check certificates from this column (default: certificate, when there is no serial column)")
-    p.add_argument("--purpose", choices=("login", "signature"), help="certificate sweeps: judge usage for this purpose (default: by the issuing CA's kind)")
+    p.add_argument(
+        "--certificate-column",
+        metavar="NAME",
+        help="check certificates from this column (default: certificate, when there is no serial column)",
+    )
+    p.add_argument(
+        "--purpose",
+        choices=("login", "signature"),
+        help="certificate sweeps: judge usage for this purpose (default: by the issuing CA's kind)",
+    )
     p.add_argument("--keep-certificate", action="store_true", help="certificate sweeps: keep the certificate column in the output")
     p.add_argument("--follow-links", action="store_true", help="add latest_serial: the newest serial that replaced each one")
     p.add_argument("--now", metavar="ISO8601", help="judge freshness at this instant (default: now; one instant for the whole sweep)")
     p.add_argument("--report", metavar="REPORT.html", help="also write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--batch-rows", type=int, default=None, metavar="N", help="rows per record batch (default 1,048,576; memory grows with it)")
+    p.add_argument(
+        "--batch-rows", type=int, default=None, metavar="N", help="rows per record batch (default 1,048,576; memory grows with it)"
+    )
     p.set_defaults(func=run)
     return p
 
@@ -93,7 +103,7 @@ class _Terminated(Exception):
 def run(args: argparse.Namespace) -> int:
     from .errors import JpkiFastError
     from .store import open_store
-    from .sweeps import sweep
+    from .sweep_run import sweep
     from .timeutil import to_epoch
 
     try:

@@ -7,14 +7,19 @@ Out: Parquet, CSV or JSON lines by the file's extension, written to a hidden tem
 the target and renamed into place only when complete, so an interrupted run never leaves a half
 file under the name asked for.
 
->>> source = open_input("customers.parquet")                         # doctest: +SKIP
->>> with open_output("status.parquet") as out:                         # doctest: +SKIP
+>>> import pyarrow.parquet as pq
+>>> pq.write_table(pa.table({"serial": ["01", "02"]}), tmp / "tableio-in.parquet")
+>>> source = open_input(tmp / "tableio-in.parquet")
+>>> with open_output(tmp / "tableio-out.csv") as out:
 ...     for batch in source.batches():
 ...         out.write(batch)
+>>> (tmp / "tableio-out.csv").read_text().splitlines()
+['"serial"', '"01"', '"02"']
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -104,7 +109,9 @@ def _format(path: Path, text_ok: bool) -> str:
         return suffix
     if text_ok:
         return ".txt"
-    raise TableInputError(f"{path}: unknown format {suffix or '(no extension)'!r} for an input; use .parquet or .csv (or a directory of them)")
+    raise TableInputError(
+        f"{path}: unknown format {suffix or '(no extension)'!r} for an input; use .parquet or .csv (or a directory of them)"
+    )
 
 
 def open_input(path: str | Path, text_ok: bool = False) -> InputSource:
@@ -147,9 +154,7 @@ def open_input(path: str | Path, text_ok: bool = False) -> InputSource:
     for f in files[1:]:
         other = _schema(f, _format(f, text_ok))
         if other.names != schema.names:
-            raise TableInputError(
-                f"{f}: columns differ from {files[0].name}'s ({', '.join(other.names)} vs {', '.join(schema.names)})"
-            )
+            raise TableInputError(f"{f}: columns differ from {files[0].name}'s ({', '.join(other.names)} vs {', '.join(schema.names)})")
     return source
 
 
@@ -275,11 +280,11 @@ def _time_text(column: pa.Array) -> pa.Array:
     return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
 
 
-def _plain(table: pa.Table | pa.RecordBatch, binary: str = "base64") -> pa.Table | pa.RecordBatch:
+def _plain(table: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     """Dictionary columns decoded and timestamps as ISO 8601 text, for CSV and JSON; binary
     columns (DER certificates) as base64 text."""
     columns = []
-    for i, name in enumerate(table.schema.names):
+    for i in range(len(table.schema.names)):
         col = table.column(i)
         t = col.type
         if pa.types.is_dictionary(t):
@@ -347,8 +352,10 @@ class ResultWriter:
     (or leaving the ``with`` block by an exception) removes it, leaving no file at ``path``.
     ``path=None`` writes JSON lines to stdout as they come.
 
-    >>> with open_output("out.csv") as out:                              # doctest: +SKIP
-    ...     out.write(batch)
+    >>> with open_output(tmp / "writer.jsonl") as out:
+    ...     out.write(pa.record_batch({"serial": ["01"], "status": ["good"]}))
+    >>> (tmp / "writer.jsonl").read_text()
+    '{"serial":"01","status":"good"}\\n'
     """
 
     def __init__(self, path: str | Path | None, parquet_options: dict | None = None) -> None:
@@ -365,7 +372,9 @@ class ResultWriter:
             return
         self.format = self.path.suffix.lower()
         if self.format not in OUTPUT_FORMATS:
-            raise TableOutputError(f"{self.path}: unknown format {self.format or '(no extension)'!r} for the output; use .parquet, .csv or .jsonl")
+            raise TableOutputError(
+                f"{self.path}: unknown format {self.format or '(no extension)'!r} for the output; use .parquet, .csv or .jsonl"
+            )
         if not self.path.parent.is_dir():
             raise TableOutputError(f"{self.path}: directory {self.path.parent} does not exist")
         if self.path.is_dir():
@@ -400,7 +409,7 @@ class ResultWriter:
             self._file = pa.OSFile(str(self.tmp), "wb")
             self._writer = pacsv.CSVWriter(self._file, _plain(schema.empty_table()).schema)
         else:
-            self._file = open(self.tmp, "wb")
+            self._file = open(self.tmp, "wb")  # noqa: SIM115 - held across write() calls, closed by commit/abort
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         if self._schema is None:
@@ -444,10 +453,8 @@ class ResultWriter:
             except Exception:  # noqa: BLE001 - cleanup of a failed write; the cause is raised
                 pass
         if self.tmp is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp)
-            except FileNotFoundError:
-                pass
 
 
 def open_output(path: str | Path | None, parquet_options: dict | None = None) -> ResultWriter:
