@@ -257,6 +257,19 @@ def render(summary: "SweepSummary") -> str:
             f'<div class="card" style="--c:{STATUS_COLORS[status]}"><div class="label">{_e(status)} · {_e(STATUS_JA[status])}</div>'
             f'<div class="value">{_n(counts[status])}</div><div class="pct">{_pct(counts[status], total)} of {_n(total)} rows</div></div>'
         )
+    findings = []
+    if counts.get("revoked"):
+        findings.append(f'<b class="warn">{_n(counts["revoked"])} revoked</b>: follow the recommended action per reason below')
+    not_good = sum(v for k, v in counts.items() if k not in ("good", "revoked", "stale", "malformed"))
+    if not_good:
+        findings.append(f'<b class="warn">{_n(not_good)} not acceptable</b> (unknown issuer or certificate problems)')
+    if counts.get("stale"):
+        findings.append(f'<b>{_n(counts["stale"])} not confirmed</b> (stale revocation data): re-check after the next CRL update')
+    if counts.get("malformed"):
+        findings.append(f'<b>{_n(counts["malformed"])} unreadable rows</b>: correct the input (see Input problems)')
+    if not findings:
+        findings.append(f'<b class="ok">Every one of the {_n(total)} rows is good.</b>')
+    findings_html = '<p style="margin:14px 0 0">' + " · ".join(findings) + ".</p>"
     status_chart = hbar_chart([(f"{k} ({STATUS_JA[k]})", v, STATUS_COLORS[k]) for k, v in counts.items() if v or k in ("good", "revoked")])
     status_rows = [
         (
@@ -423,7 +436,7 @@ def render(summary: "SweepSummary") -> str:
 <div class="sub">{_e(Path(s.input).name)} · {_n(total)} rows · snapshot generation {_n(s.generation)} · judged at {_e(s.now)}</div></header>
 <main>
 <section id="checked"><h2>What was checked <small>確認の対象</small></h2>{facts}</section>
-<section id="status"><h2>Status <small>状態別の件数</small></h2><div class="cards">{"".join(cards)}</div>
+<section id="status"><h2>Status <small>状態別の件数</small></h2><div class="cards">{"".join(cards)}</div>{findings_html}
 <div style="margin-top:16px">{status_chart}</div>{status_table}</section>
 <section id="reasons"><h2>Revoked, by reason <small>失効理由別（J-LISによる意味と推奨対応）</small></h2>{reason_section}</section>
 <section id="timeline"><h2>Revocations over time <small>失効日の推移</small></h2>{months_section}</section>
