@@ -12,7 +12,7 @@ export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow lint lint-rust lint-python demo bench bench-peers clean
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean
 
 all: build
 
@@ -32,7 +32,7 @@ $(BUILT): $(STAMP) $(RUST_SOURCES)
 
 build: $(BUILT)
 
-test: test-rust test-python
+test: test-rust test-python test-spark
 
 # The core crate's tests and doctests, synth included; no libpython needed.
 test-rust:
@@ -40,6 +40,15 @@ test-rust:
 
 test-python: $(BUILT)
 	$(PY) -m pytest -q -m "not slow"
+
+# The Spark adapter's tests (local[2], Java 17): pyspark is an optional extra, installed here.
+SPARK := $(VENV)/.spark
+$(SPARK): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check "pyspark[sql]>=3.5" "pandas>=2.2,<3"
+	touch $@
+
+test-spark: $(BUILT) $(SPARK)
+	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
 
 test-slow: $(BUILT)
 	$(PY) -m pytest -q -m slow
@@ -63,6 +72,9 @@ bench: $(BUILT)
 
 bench-peers: $(BUILT)
 	$(PY) bench/peers.py
+
+bench-sweep: $(BUILT) $(SPARK)
+	$(PY) bench/bench_sweep.py --write-results
 
 clean:
 	rm -rf $(VENV) target $(DEMO)
