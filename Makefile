@@ -6,13 +6,14 @@ VENV   := .venv
 PY     := $(abspath $(VENV))/bin/python
 STAMP  := $(VENV)/.installed
 BUILT  := $(VENV)/.built
+SERVICE := $(VENV)/.service
 DEMO   ?= demo-data
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service
 
 all: build
 
@@ -38,7 +39,7 @@ test: test-rust test-python test-spark
 test-rust:
 	cargo test --release -q -p jpki-fast-core --all-features
 
-test-python: $(BUILT)
+test-python: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m "not slow"
 
 # The Spark adapter's tests (local[2], Java 17): pyspark is an optional extra, installed here.
@@ -50,7 +51,7 @@ $(SPARK): $(STAMP)
 test-spark: $(BUILT) $(SPARK)
 	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
 
-test-slow: $(BUILT)
+test-slow: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m slow
 
 # What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
@@ -64,8 +65,22 @@ lint-rust:
 lint-python: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-demo: $(BUILT)
+# The HTTP service: its own distribution (service/), installed editable beside the library.
+$(SERVICE): $(BUILT) service/pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e "service[dev]"
+	touch $@
+
+service-install: $(SERVICE)
+
+# Ends by serving the demo store on 127.0.0.1:8000 until interrupted (DEMO_SERVE=--no-serve stops after the curl commands).
+demo: $(BUILT) $(SERVICE)
 	$(PY) -m jpki_fast.demo $(DEMO)
+	$(PY) -m jpki_fast_service.demo $(DEMO) $(DEMO_SERVE)
+
+# The service under locust (bounded in time; CSV stats and an HTML report in bench/data/loadtest/);
+# fails on any failed request, wrong answer, or p99 above its bound. LOADTEST_ARGS="--time 60s --users 40"
+loadtest: $(BUILT) $(SERVICE)
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only

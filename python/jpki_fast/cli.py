@@ -403,7 +403,7 @@ def _cmd_rollback(args) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jpki-fast",
         description="Fast, exact revocation checks for JPKI certificates.",
@@ -412,7 +412,42 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    if command not in sub.choices:  # a built-in command never pays for looking up plugins
+        _add_plugins(sub)
     return parser
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-commands other distributions add: jpki-fast-service registers serve, keys and audit
+# under this entry point group (each entry: a function adding its parser to `sub`).
+
+PLUGIN_GROUP = "jpki_fast.commands"
+SERVICE_COMMANDS = {
+    "serve": "run the HTTP service on a store",
+    "keys": "API keys of the service",
+    "audit": "verify the service's audit log",
+}
+SERVICE_INSTALL = "pip install jpki-fast-service (in a checkout: make service-install)"
+
+
+def _add_plugins(sub) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name not in sub.choices:
+            ep.load()(sub)
+    for name, help_text in SERVICE_COMMANDS.items():
+        if name not in sub.choices:
+            # No option prefix: whatever follows the command is taken as is, and answered below.
+            p = sub.add_parser(name, help=f"{help_text} (needs jpki-fast-service: {SERVICE_INSTALL})", add_help=False, prefix_chars="\0")
+            p.add_argument("rest", nargs="*")
+            p.set_defaults(func=_service_missing)
+
+
+def _service_missing(args) -> int:
+    _err(f"`jpki-fast {args.command}` is part of the service, which is not installed: {SERVICE_INSTALL}")
+    return EXIT_USAGE
 
 
 def _add_synth(sub) -> None:
@@ -445,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .synth.cli import main as synth_main
 
         return synth_main(argv[1:])
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
