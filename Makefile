@@ -11,9 +11,9 @@ DEMO   ?= demo-data
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
-RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean service-install loadtest bench-service
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service
 
 all: build
 
@@ -33,16 +33,37 @@ $(BUILT): $(STAMP) $(RUST_SOURCES)
 
 build: $(BUILT)
 
-test: test-rust test-python
+test: test-rust test-python test-spark
 
+# The core crate's tests and doctests, synth included; no libpython needed.
 test-rust:
-	cargo test --release -q
+	cargo test --release -q -p jpki-fast-core --all-features
 
 test-python: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m "not slow"
 
+# The Spark adapter's tests (local[2], Java 17): pyspark is an optional extra, installed here.
+SPARK := $(VENV)/.spark
+$(SPARK): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check "pyspark[sql]>=3.5" "pandas>=2.2,<3"
+	touch $@
+
+test-spark: $(BUILT) $(SPARK)
+	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
+
 test-slow: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m slow
+
+# What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
+# (rules in pyproject.toml) on every Python file.
+lint: lint-rust lint-python
+
+lint-rust:
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo fmt --all --check
+
+lint-python: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 # The HTTP service: its own distribution (service/), installed editable beside the library.
 $(SERVICE): $(BUILT) service/pyproject.toml
@@ -72,6 +93,9 @@ bench: $(BUILT)
 
 bench-peers: $(BUILT)
 	$(PY) bench/peers.py
+
+bench-sweep: $(BUILT) $(SPARK)
+	$(PY) bench/bench_sweep.py --write-results
 
 clean:
 	rm -rf $(VENV) target $(DEMO)

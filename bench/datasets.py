@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from jpki_fast import _core, synth
+from jpki_fast.synth.names import name_der
 from jpki_fast.timeutil import to_epoch
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -41,7 +42,7 @@ def daily(entries: int = 10_000_000, partitions: int = 1900) -> Path:
 def _read_key(path: Path):
     from cryptography.hazmat.primitives import serialization
 
-    pem = b"".join(l + b"\n" for l in path.read_bytes().splitlines() if not l.startswith(b"#"))
+    pem = b"".join(line + b"\n" for line in path.read_bytes().splitlines() if not line.startswith(b"#"))
     return serialization.load_pem_private_key(pem, password=None)
 
 
@@ -77,7 +78,7 @@ def single(entries: int = 10_000_000, seed: int = 1) -> Path:
         reason=reason,
         crl_number=(20261126).to_bytes(4, "big"),
         authority_key_id=cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest,
-        distribution_point=synth._name_der(synth.partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku")),
+        distribution_point=name_der(synth.partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku")),
     )
     (path / "crls" / "single.crl").write_bytes(der)
     np.save(path / "serials.npy", serials)
@@ -118,7 +119,7 @@ def single_next_day(entries: int = 10_000_000, churn: float = 0.01) -> Path:
         cert.subject.public_bytes(), now - 3 * 3600, now + 45 * 3600, serials, times, reason=reasons,
         crl_number=(20261127).to_bytes(4, "big"),
         authority_key_id=cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest,
-        distribution_point=synth._name_der(synth.partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku")),
+        distribution_point=name_der(synth.partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku")),
     )
     (path / "crls").mkdir(parents=True, exist_ok=True)
     (path / "crls" / "single.crl").write_bytes(der)

@@ -182,7 +182,10 @@ def test_duplicate_serials_keep_earliest_date_and_are_counted(ws, auth_ca):
     ws.add_ca(auth_ca)
     ws.write_crl(
         "a.crl",
-        make_crl(auth_ca, [(9, days_ago(2), R.superseded, None), (9, days_ago(5), R.certificate_hold, None), (10, days_ago(1), None, None)]),
+        make_crl(
+            auth_ca,
+            [(9, days_ago(2), R.superseded, None), (9, days_ago(5), R.certificate_hold, None), (10, days_ago(1), None, None)],
+        ),
     )
     summary = ingest(ws.trust, ws.crls, ws.store, now=NOW)
     assert summary.duplicates == 1
@@ -310,7 +313,7 @@ def test_crl_signed_by_a_ca_without_crl_sign_is_refused(ws):
 
 def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch):
     """A generation is visible completely or not at all."""
-    import jpki_fast.store as store_mod
+    import jpki_fast.publish as publish_mod
 
     ws.add_ca(auth_ca)
     ws.write_crl("a.crl", make_crl(auth_ca, [(1, days_ago(1), None, None)], number=1))
@@ -318,7 +321,7 @@ def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch)
     before = _published_answers(ws.store)
 
     ws.write_crl("a.crl", make_crl(auth_ca, [(1, days_ago(1), None, None), (2, days_ago(1), None, None)], number=2))
-    real = store_mod._write_ipc
+    real = publish_mod._write_ipc
     calls = {"n": 0}
 
     def failing(path, schema, batches):
@@ -327,10 +330,10 @@ def test_crash_during_publish_leaves_previous_snapshot(ws, auth_ca, monkeypatch)
             raise OSError(28, "No space left on device")
         return real(path, schema, batches)
 
-    monkeypatch.setattr(store_mod, "_write_ipc", failing)
+    monkeypatch.setattr(publish_mod, "_write_ipc", failing)
     with pytest.raises(OSError, match="No space"):
         ingest(ws.trust, ws.crls, ws.store, now=NOW)
-    monkeypatch.setattr(store_mod, "_write_ipc", real)
+    monkeypatch.setattr(publish_mod, "_write_ipc", real)
     assert _published_answers(ws.store) == before
     assert not any((ws.store / "staging").iterdir())
     # The next run succeeds and publishes the new data.
@@ -343,9 +346,8 @@ def test_store_is_locked_against_concurrent_writers(ws, auth_ca):
 
     ws.add_ca(auth_ca)
     ws.write_crl("a.crl", make_crl(auth_ca, []))
-    with store_lock(ws.store):
-        with pytest.raises(jpki_fast.StoreError, match="lock"):
-            ingest(ws.trust, ws.crls, ws.store, now=NOW)
+    with store_lock(ws.store), pytest.raises(jpki_fast.StoreError, match="lock"):
+        ingest(ws.trust, ws.crls, ws.store, now=NOW)
 
 
 def test_summary_text_and_json(ws, auth_ca):

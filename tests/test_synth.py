@@ -16,12 +16,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from jpki_fast import _core, synth, synth_cli
+from jpki_fast import _core, synth
+from jpki_fast.synth import cli as synth_cli
+from jpki_fast.synth import municipalities as synth_municipalities
+from jpki_fast.synth import names as synth_names
+from jpki_fast.synth import values as synth_values
+from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vectors/jpki)
 
 NOW = "2026-11-26T00:00:00Z"
 NOW_S = int(dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc).timestamp())
 UTC = dt.timezone.utc
-from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vectors/jpki)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,7 @@ def test_every_crl_verifies_and_matches_the_truth(dataset):
         assert idp_ext.value.only_contains_user_certs
         (directory,) = idp_ext.value.full_name
         assert synth.partition_name(p["kind"], p["prefecture"], p["municipality"]) == p["partition"]
-        assert directory.value == synth._parse_name(p["partition"])
+        assert directory.value == synth_names.parse_name(p["partition"])
         assert entry_rows(crl) == truth_rows(truth, p["partition"]), p["path"]
 
 
@@ -180,7 +184,7 @@ def test_partitions_are_named_and_placed_like_the_real_ones(dataset):
 
 
 def test_default_partitions_cover_every_prefecture_with_unique_skewed_municipalities():
-    municipalities = synth._municipalities(1900, np.random.default_rng((0, 1)))
+    municipalities = synth_municipalities.draw_municipalities(1900, np.random.default_rng((0, 1)))
     assert len(municipalities) == 1900
     names = [m.name for m in municipalities]
     assert len(set(names)) == 1900
@@ -194,7 +198,7 @@ def test_default_partitions_cover_every_prefecture_with_unique_skewed_municipali
 
 
 def test_partitions_are_deterministic_in_the_seed():
-    names = lambda seed: [m.name for m in synth._municipalities(300, np.random.default_rng((seed, 1)))]  # noqa: E731
+    names = lambda seed: [m.name for m in synth_municipalities.draw_municipalities(300, np.random.default_rng((seed, 1)))]  # noqa: E731
     assert names(1) == names(1)
     assert names(1) != names(2)
 
@@ -327,7 +331,7 @@ def test_make_crl_builds_what_it_is_told(ca):
     assert crl.last_update_utc == dt.datetime(2026, 11, 26, tzinfo=UTC)
     assert crl.extensions.get_extension_for_oid(x509.ObjectIdentifier("1.2.3.4")).critical is False
     idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-    assert idp.full_name[0].value == synth._parse_name(name)
+    assert idp.full_name[0].value == synth_names.parse_name(name)
 
 
 def test_make_crl_can_make_odd_crls(ca, dataset):
@@ -373,7 +377,7 @@ def test_make_crl_refuses_a_negative_crl_number(ca):
 
 def test_write_crls_refuses_bad_buffers_and_names_them(ca, tmp_path):
     key_path, cert_path = ca
-    key_der = synth._pkcs8_der(synth._load_key(key_path))
+    key_der = synth_values.pkcs8_der(synth_values.load_key(key_path))
     signer = {"private_key": key_der, "issuer": load_cert(cert_path).subject.public_bytes(), "authority_key_id": None}
     job = {"path": str(tmp_path / "a" / "b.crl"), "signer": 0, "start": 0, "end": 2,
            "this_update": NOW_S, "next_update": NOW_S + 1}
@@ -438,7 +442,7 @@ def test_a_failed_run_leaves_the_previous_dataset_as_it_was(dataset, tmp_path, m
         def write_crls(*args, **kwargs):
             raise OSError("disk full")
 
-    monkeypatch.setattr(synth, "_core", Failing)
+    monkeypatch.setattr(synth.dataset, "_core", Failing)
     with pytest.raises(OSError, match="disk full"):
         synth.generate(out, entries=200, partitions=3, now=NOW, ca_from=dataset, certs=0)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -484,3 +488,29 @@ def test_add_parser_plugs_into_a_main_cli(tmp_path, dataset):
     assert args.func(args) == 0
     assert synth.read_truth(tmp_path / "d").num_rows == 10
 
+
+
+@pytest.mark.parametrize("layout", ["clustered", "random"])
+def test_other_serial_layouts_spread_over_the_serial_space_and_stay_exact(dataset, tmp_path, layout):
+    """Clustered and random serials (8 octets) leave the sequential range, stay distinct and
+    fully listed, and the good certificates of such a dataset are on no CRL."""
+    out = tmp_path / layout
+    summary = synth.generate(out, entries=3000, partitions=3, serial_bytes=8, now=NOW, ca_from=dataset, certs=8,
+                             cert_keys=1, serials=layout)
+    assert summary["serials"] == layout
+    truth = synth.read_truth(out)
+    serials = [int(s, 16) for s in truth.column("serial").to_pylist()]
+    assert len(set(serials)) == len(serials) == 3000
+    assert all(len(s) == 16 for s in truth.column("serial").to_pylist())
+    sign = sorted(s for s, i in zip(serials, truth.column("issuer").to_pylist()) if i == "sign_ca_2023")
+    assert sign[-1] - (0x03 << 56) > 1 << 40  # far beyond the 3x range from the base the sequential layout uses
+    listed = set(serials)
+    certs = synth.read_certs(out)
+    for serial, revoked in zip(certs.column("serial").to_pylist(), certs.column("revoked").to_pylist()):
+        assert (int(serial, 16) in listed) == revoked
+    assert certs.num_rows == 8
+
+
+def test_an_unknown_serial_layout_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="serials must be one of sequential, clustered, random"):
+        synth.generate(tmp_path / "x", entries=10, partitions=1, now=NOW, certs=0, serials="zigzag")

@@ -148,21 +148,21 @@ def _cmd_check(args) -> int:
     import pyarrow as pa
 
     from .store import open_store
-    from .tableio import read_serial_file, write_results
+    from .tableio import open_input, open_output
 
     if bool(args.serials) == bool(args.input):
         _err("give either SERIAL arguments or --input FILE")
         return EXIT_USAGE
-    to_epoch(args.now)  # validates --now early
+    now = to_epoch(args.now)  # one instant for every batch
     store = open_store(args.store)
     if args.input:
-        table = read_serial_file(Path(args.input))
-        if "serial" not in table.column_names:
-            _err(f"{args.input}: no 'serial' column (columns: {', '.join(table.column_names)})")
-            return EXIT_USAGE
+        source = open_input(Path(args.input), text_ok=True)
+        source.require("serial")
+        names, batches = source.schema.names, source.batches()
     else:
         table = pa.table({"serial": pa.array(args.serials, pa.string())})
-    if args.issuer is None and "issuer" not in table.column_names:
+        names, batches = table.column_names, table.to_batches()
+    if args.issuer is None and "issuer" not in names:
         _err("give --issuer ALIAS (known: " + ", ".join(i.alias for i in store.issuers()) + ")")
         return EXIT_USAGE
     if args.issuer is not None and store.issuer_index(args.issuer) is None:
@@ -171,12 +171,26 @@ def _cmd_check(args) -> int:
             f"answers will be 'unknown' (known: {', '.join(i.alias for i in store.issuers())})",
             file=sys.stderr,
         )
-    result = store.check_table(
-        table, default_issuer=args.issuer, now=args.now, provenance=args.provenance, follow_links=args.follow_links
-    )
     columns = OUTPUT_COLUMNS + (["invalidity_date", "partition", "crl_number", "this_update", "next_update"] if args.provenance else [])
     columns += ["latest_serial"] if args.follow_links else []
-    write_results(result.select(columns), args.out)
+
+    def check(batch):
+        if "issuer" in batch.schema.names and pa.types.is_string(batch.schema.field("issuer").type):
+            import pyarrow.compute as pc  # an empty CSV field means no issuer: --issuer applies
+
+            i = batch.schema.get_field_index("issuer")
+            issuers = batch.column(i)
+            batch = batch.set_column(i, "issuer", pc.if_else(pc.equal(issuers, ""), pa.scalar(None, pa.string()), issuers))
+        result = store.check_table(
+            batch, default_issuer=args.issuer, now=now, provenance=args.provenance, follow_links=args.follow_links
+        )
+        return result.select(columns)
+
+    with open_output(args.out) as writer:
+        empty = pa.table({n: pa.array([], pa.string()) for n in names})
+        writer.expect(check(empty).schema)
+        for batch in batches:
+            writer.write(check(batch))
     return EXIT_OK
 
 
@@ -437,7 +451,13 @@ def _service_missing(args) -> int:
 
 
 def _add_synth(sub) -> None:
-    from .synth_cli import add_parser
+    # Listed for `jpki-fast --help` only: main() hands `jpki-fast synth ...` to the synthetic-data
+    # package's own command line, so that no other command imports that package.
+    sub.add_parser("synth", help="write a synthetic JPKI-like dataset (CA roots, CRLs, ground truth)", add_help=False)
+
+
+def _add_sweep(sub) -> None:
+    from .sweep_cli import add_parser
 
     add_parser(sub)
 
@@ -450,11 +470,16 @@ def _add_cert_status(sub) -> None:
 
 COMMANDS = [
     _add_synth, _add_ingest, _add_update, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback,
-    _add_links, _add_cert_status,
+    _add_links, _add_cert_status, _add_sweep,
 ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["synth"]:
+        from .synth.cli import main as synth_main
+
+        return synth_main(argv[1:])
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:

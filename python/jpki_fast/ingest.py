@@ -18,15 +18,17 @@ Either way, partitions absent from the run keep their previous CRL, a failed run
 the published snapshot, and the summary lists accepted, unchanged, refused (with cause) and
 missing partitions.
 
->>> summary = ingest("demo-data/trust", "demo-data/crls", "demo-data/store")   # doctest: +SKIP
->>> summary.published, summary.generation                                         # doctest: +SKIP
-(True, 1)
+>>> summary = ingest(data_dir / "trust", data_dir / "crls", tmp / "ingest-doc", now=NOW)
+>>> summary.published, summary.generation, [f.outcome for f in summary.files]
+(True, 1, ['accepted', 'accepted'])
+>>> again = ingest(data_dir / "trust", data_dir / "crls", tmp / "ingest-doc", now=NOW)  # the same files again
+>>> again.published, [f.outcome for f in again.files]
+(False, ['unchanged', 'unchanged'])
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,20 +39,9 @@ import pyarrow as pa
 
 from . import _core
 from .errors import IngestRefused, StoreError
-from .store import (
-    PARTITION_SCHEMA,
-    _buffer,
-    ISSUER_SCHEMA,
-    REASONS,
-    Store,
-    clean_staging,
-    generation_name,
-    list_generations,
-    next_generation,
-    read_current,
-    store_lock,
-    write_generation,
-)
+from .publish import clean_staging, next_generation, prune, store_lock, write_generation
+from .store import Store
+from .store_format import ISSUER_SCHEMA, PARTITION_SCHEMA, read_current
 from .timeutil import NowLike, iso, to_epoch
 from .serials import canonical
 from .trust import TrustStore
@@ -195,19 +186,6 @@ def _issuers_table(trust: TrustStore) -> pa.Table:
     )
 
 
-def _prune(root: Path, keep: int) -> None:
-    current = read_current(root)
-    gens = list_generations(root)
-    # Unpublished generations newer than CURRENT (left by a crash after rename) are removed too.
-    for g in gens:
-        if current is not None and g > current:
-            shutil.rmtree(root / "generations" / generation_name(g), ignore_errors=True)
-    published = [g for g in gens if current is None or g <= current]
-    for g in published[:-keep] if keep > 0 else []:
-        if g != current:
-            shutil.rmtree(root / "generations" / generation_name(g), ignore_errors=True)
-
-
 def ingest(
     trust_dir: str | Path,
     crl_dir: str | Path,
@@ -280,7 +258,7 @@ def ingest(
             for key, p in prev_parts.items()
             if key not in seen_keys
         ]
-        accepted = [i for i in decided.values()]
+        accepted = list(decided.values())
         refused = summary.refused
         if refused and policy == "all-or-nothing":
             summary.seconds = {"verify": t_read, "total": time.perf_counter() - t_start}
@@ -301,7 +279,7 @@ def ingest(
         columns = batch.build(
             selection,
             len(trust),
-            previous._snapshot if previous is not None else None,
+            previous.core if previous is not None else None,
             remap,
             carry_issuers,
         )
@@ -322,7 +300,7 @@ def ingest(
         written = write_generation(root, _issuers_table(trust), partitions, columns, summary_for_manifest, parent=previous)
         assert written == generation
         t_write = time.perf_counter() - t0
-        _prune(root, keep)
+        prune(root, keep)
         summary.generation = generation
         summary.published = True
         del batch, columns
@@ -426,7 +404,8 @@ def _plan_partitions(outcomes, decided, prev_parts, previous, trust, generation,
         if key in decided:
             continue  # replaced by this run's CRL
         remap[p["row"]] = len(rows)
-        rows.append({**{k: p[k] for k in PARTITION_SCHEMA.names}, "issuer": trust.aliases[p["issuer_new_index"]], "issuer_index": p["issuer_new_index"]})
+        carried = {k: p[k] for k in PARTITION_SCHEMA.names}
+        rows.append({**carried, "issuer": trust.aliases[p["issuer_new_index"]], "issuer_index": p["issuer_new_index"]})
     selection = []
     new_rows = {}
     aliases = trust.aliases
@@ -495,7 +474,4 @@ def _fill_snapshot_counts(summary: IngestSummary, store: Store | None) -> None:
         return
     summary.entries_by_issuer = {i.alias: i.entries + i.long_entries for i in store.issuers()}
     summary.entries = sum(summary.entries_by_issuer.values())
-    counts = _core.payload_reason_counts(
-        [_buffer(b.column(1)) for name in ("entries.arrow", "long_entries.arrow") for b in store._batches[name] if b.num_rows]
-    )
-    summary.reasons = {("none" if code == 0xFF else REASONS[code]): int(n) for code, n in enumerate(counts) if n}
+    summary.reasons = store.reason_counts()

@@ -10,10 +10,11 @@ integers in Parquet).
 Refused, with the offending row named: unknown issuers, invalid serials, an old serial linked
 to two different new serials, and cycles (A -> B -> A).
 
->>> import_links("demo-data/store", "renewals.csv")                      # doctest: +SKIP
-{'imported': 2, 'links': 2, 'generation': 2}
->>> open_store("demo-data/store").latest_serial(["0A"], "auth_ca_2023").to_pylist()   # doctest: +SKIP
-['0C']
+>>> copy = fresh_store()                       # holds the links 0A -> 0B -> 0C
+>>> import_links(copy, data_dir / "renewals-more.csv")   # 0C -> 0D
+{'imported': 1, 'links': 3, 'generation': 4}
+>>> Store(copy).latest_serial(["0A", "0B", "99"], "auth_ca_2023").to_pylist()
+['0D', '0D', '99']
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import pyarrow.compute as pc
 
 from .errors import JpkiFastError, SerialFormatError
 from .serials import normalize, to_hex
-from .store import LINKS_FILE, LINKS_SCHEMA, Store, derive_generation, read_current, store_lock
+from .publish import derive_generation, store_lock
+from .store import Store
+from .store_format import LINKS_FILE, LINKS_SCHEMA, read_current
 
 
 class LinkError(JpkiFastError, ValueError):
@@ -172,21 +175,5 @@ def _merge(merged: pa.Table, source: str, n_existing: int) -> pa.Table:
 
 def latest_serials(store: Store, hexes: pa.Array, issuer_rows: int | np.ndarray) -> pa.Array:
     """For canonical hex serials and their issuer indexes: the latest serial of each chain of
-    renewals (the serial itself when it has no link)."""
-    links = store.links()
-    if links.num_rows == 0 or len(hexes) == 0:
-        return hexes
-    key_ids = store.issuer_table.column("key_id").to_pylist()
-    rows = np.full(len(hexes), issuer_rows, np.int64) if isinstance(issuer_rows, int) else np.asarray(issuer_rows, np.int64)
-    result = hexes
-    for index in np.unique(rows):
-        if index >= len(key_ids):
-            continue  # unknown issuer: no links
-        sub = links.filter(pc.equal(links.column("issuer"), key_ids[index]))
-        if sub.num_rows == 0:
-            continue
-        found = pc.index_in(hexes, value_set=sub.column("old_serial").combine_chunks())
-        mine = pa.array(rows == index)
-        latest = sub.column("latest_serial").combine_chunks().take(found)
-        result = pc.if_else(pc.and_(mine, pc.is_valid(found)), latest, result)
-    return result
+    renewals (the serial itself when it has no link); :meth:`Store.follow_links`."""
+    return store.follow_links(hexes, issuer_rows)

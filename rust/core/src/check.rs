@@ -1,0 +1,712 @@
+//! Batch status checks against the revocation index, on all cores.
+//!
+//! The rules (DESIGN.md, "Statuses for a serial"):
+//! - `unknown`: the issuer is not in the trust store.
+//! - `revoked`: the serial is on a CRL of that issuer key (any partition: a revocation is never
+//!   undone by staleness), or the issuer key itself was revoked by an authority revocation list.
+//! - `good`: not revoked, and the covering data is fresh at `now` (thisUpdate <= now < nextUpdate):
+//!   the row's own partition when it is known, otherwise every partition of the issuer.
+//! - `stale`: not revoked and the covering data is missing or not fresh. Stale never yields good.
+
+use rayon::prelude::*;
+
+use crate::crl::NO_REASON;
+use crate::index::{Hit, IssuerView, LongKey, NOT_FOUND};
+use crate::mem::{uninit_vec, zeroed_vec};
+
+/// A serial's status; the code is the byte of the output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Status {
+    Good = 0,
+    Revoked = 1,
+    Stale = 2,
+    Unknown = 3,
+}
+
+impl Status {
+    /// Every status, by code.
+    pub const ALL: [Status; 4] = [Status::Good, Status::Revoked, Status::Stale, Status::Unknown];
+
+    /// The stable name (`"revoked"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Good => "good",
+            Status::Revoked => "revoked",
+            Status::Stale => "stale",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// Good when the covering data is fresh, else stale.
+    #[inline]
+    fn unrevoked(fresh: bool) -> Status {
+        if fresh {
+            Status::Good
+        } else {
+            Status::Stale
+        }
+    }
+}
+
+/// Issuer slot for "not in the trust store".
+pub const UNKNOWN_ISSUER: u16 = u16::MAX;
+/// Partition slot for "judge freshness over all partitions of the issuer".
+pub const ISSUER_WIDE: u16 = u16::MAX;
+/// Partition slot for "the certificate names a partition the store has no CRL for".
+pub const MISSING_PARTITION: u16 = u16::MAX - 1;
+/// Time slot for "absent" (nextUpdate, dates).
+pub const NO_TIME: i64 = i64::MIN;
+
+/// Freshness of every partition and issuer at one instant.
+#[derive(Debug, Clone)]
+pub struct Coverage {
+    pub partition_fresh: Vec<bool>,
+    /// True when the issuer has at least one partition and all of them are fresh.
+    pub issuer_fresh: Vec<bool>,
+    /// Per issuer: revoked by an authority revocation list (date, reason), if so.
+    pub issuer_revoked: Vec<Option<(i64, u8)>>,
+}
+
+impl Coverage {
+    /// `partition_issuer[p]` is the issuer of partition `p`; `counts[p]` says whether `p` covers
+    /// end-entity certificates (authority revocation lists do not).
+    pub fn at(now: i64, n_issuers: usize, partition_issuer: &[u16], this_update: &[i64], next_update: &[i64], counts: &[bool]) -> Coverage {
+        let partition_fresh: Vec<bool> =
+            (0..partition_issuer.len()).map(|p| this_update[p] <= now && next_update[p] != NO_TIME && now < next_update[p]).collect();
+        let mut has_any = vec![false; n_issuers];
+        let mut all_fresh = vec![true; n_issuers];
+        for p in 0..partition_issuer.len() {
+            let i = partition_issuer[p] as usize;
+            if i < n_issuers && counts[p] {
+                has_any[i] = true;
+                all_fresh[i] &= partition_fresh[p];
+            }
+        }
+        let issuer_fresh = (0..n_issuers).map(|i| has_any[i] && all_fresh[i]).collect();
+        Coverage { partition_fresh, issuer_fresh, issuer_revoked: vec![None; n_issuers] }
+    }
+}
+
+/// Which issuer each row belongs to.
+#[derive(Debug, Clone, Copy)]
+pub enum Issuers<'a> {
+    All(u16),
+    PerRow(&'a [u16]),
+}
+
+impl Issuers<'_> {
+    #[inline]
+    fn get(&self, row: usize) -> u16 {
+        match self {
+            Issuers::All(i) => *i,
+            Issuers::PerRow(v) => v[row],
+        }
+    }
+}
+
+/// Outputs, one value per row; bitmaps are Arrow validity bitmaps (LSB first).
+#[derive(Debug, Default)]
+pub struct CheckOutput {
+    pub status: Vec<u8>,
+    pub reason: Vec<u8>,
+    pub revocation_date: Vec<i64>,
+    pub revocation_valid: Vec<u8>,
+    pub reason_valid: Vec<u8>,
+    /// Only when some issuer has invalidity dates.
+    pub invalidity: Option<(Vec<i64>, Vec<u8>)>,
+    /// The deciding partition of revoked rows (`ISSUER_WIDE` otherwise), when asked for.
+    pub partition: Option<Vec<u16>>,
+    pub counts: [u64; 4],
+}
+
+/// Rows per parallel task: a multiple of 8, so tasks own whole bitmap bytes.
+const CHUNK: usize = 1 << 14;
+
+/// One task's slice of every output.
+struct Slices<'a> {
+    status: &'a mut [u8],
+    reason: &'a mut [u8],
+    date: &'a mut [i64],
+    date_valid: &'a mut [u8],
+    reason_valid: &'a mut [u8],
+    invalidity: Option<(&'a mut [i64], &'a mut [u8])>,
+    partition: Option<&'a mut [u16]>,
+}
+
+impl Slices<'_> {
+    /// Stores one byte (eight rows) of each validity bitmap.
+    #[inline(always)]
+    fn write_bits(&mut self, byte: usize, date: u8, reason: u8, invalidity: u8) {
+        self.date_valid[byte] = date;
+        self.reason_valid[byte] = reason;
+        if let Some((_, valid)) = &mut self.invalidity {
+            valid[byte] = invalidity;
+        }
+    }
+
+    #[inline(always)]
+    fn write(&mut self, i: usize, d: Decision) {
+        self.status[i] = d.status as u8;
+        self.reason[i] = d.reason.unwrap_or(0);
+        self.date[i] = d.date.unwrap_or(0);
+        set_bit(self.date_valid, i, d.date.is_some());
+        set_bit(self.reason_valid, i, d.reason.is_some());
+        if let Some((dates, valid)) = &mut self.invalidity {
+            dates[i] = d.invalidity.unwrap_or(0);
+            set_bit(valid, i, d.invalidity.is_some());
+        }
+        if let Some(p) = &mut self.partition {
+            p[i] = d.partition;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Decision {
+    status: Status,
+    reason: Option<u8>,
+    date: Option<i64>,
+    invalidity: Option<i64>,
+    partition: u16,
+}
+
+/// Checks `short[i]` (or, for rows listed in `long`, the long serial) of issuer `issuers.get(i)`.
+///
+/// Lookups run in groups of rows, stage by stage (locate, range, search, decide), each stage
+/// prefetching what the next one reads, so the cache misses of a whole group overlap instead
+/// of being paid one after another.
+pub fn check(
+    views: &[Option<IssuerView<'_>>],
+    issuers: Issuers<'_>,
+    partitions: Option<&[u16]>,
+    short: &[u64],
+    long: &[(u32, LongKey)],
+    coverage: &Coverage,
+    want_partition: bool,
+) -> CheckOutput {
+    let n = short.len();
+    let nb = n.div_ceil(8);
+    let with_invalidity = views.iter().flatten().any(|v| v.has_invalidity());
+    let t = std::time::Instant::now();
+    let mut out = CheckOutput {
+        status: uninit_vec(n),
+        reason: uninit_vec(n),
+        revocation_date: uninit_vec(n),
+        revocation_valid: zeroed_vec(nb),
+        reason_valid: zeroed_vec(nb),
+        invalidity: with_invalidity.then(|| (uninit_vec(n), zeroed_vec(nb))),
+        partition: want_partition.then(|| uninit_vec(n)),
+        counts: [0; 4],
+    };
+    {
+        let (inv_dates, inv_valid) = match &mut out.invalidity {
+            Some((d, v)) => (Some(d.as_mut_slice()), Some(v.as_mut_slice())),
+            None => (None, None),
+        };
+        let mut tasks: Vec<(usize, Slices<'_>)> = Vec::with_capacity(n.div_ceil(CHUNK));
+        let mut status = out.status.as_mut_slice();
+        let mut reason = out.reason.as_mut_slice();
+        let mut date = out.revocation_date.as_mut_slice();
+        let mut date_valid = out.revocation_valid.as_mut_slice();
+        let mut reason_valid = out.reason_valid.as_mut_slice();
+        let mut inv_dates = inv_dates;
+        let mut inv_valid = inv_valid;
+        let mut part = out.partition.as_deref_mut();
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let bits = len.div_ceil(8);
+            let (s0, s1) = std::mem::take(&mut status).split_at_mut(len);
+            let (r0, r1) = std::mem::take(&mut reason).split_at_mut(len);
+            let (d0, d1) = std::mem::take(&mut date).split_at_mut(len);
+            let (dv0, dv1) = std::mem::take(&mut date_valid).split_at_mut(bits);
+            let (rv0, rv1) = std::mem::take(&mut reason_valid).split_at_mut(bits);
+            let inv = match (inv_dates.take(), inv_valid.take()) {
+                (Some(d), Some(v)) => {
+                    let (a0, a1) = d.split_at_mut(len);
+                    let (b0, b1) = v.split_at_mut(bits);
+                    inv_dates = Some(a1);
+                    inv_valid = Some(b1);
+                    Some((a0, b0))
+                }
+                _ => None,
+            };
+            let p = part.take().map(|p| {
+                let (p0, p1) = p.split_at_mut(len);
+                part = Some(p1);
+                p0
+            });
+            tasks.push((
+                start,
+                Slices { status: s0, reason: r0, date: d0, date_valid: dv0, reason_valid: rv0, invalidity: inv, partition: p },
+            ));
+            (status, reason, date, date_valid, reason_valid) = (s1, r1, d1, dv1, rv1);
+            start += len;
+        }
+        crate::trace("check: allocate", t);
+        let t = std::time::Instant::now();
+        let batch = Batch { views, issuers, partitions, coverage };
+        let counts: Vec<[u64; 4]> = tasks
+            .into_par_iter()
+            .map(|(start, mut slices)| {
+                let len = slices.status.len();
+                check_chunk(batch, &short[start..start + len], start, &mut slices)
+            })
+            .collect();
+        for c in counts {
+            for (total, n) in out.counts.iter_mut().zip(c) {
+                *total += n;
+            }
+        }
+        crate::trace("check: lookups", t);
+    }
+    // Long serials are rare: redo those rows one by one.
+    for &(row, key) in long {
+        let row = row as usize;
+        out.counts[out.status[row] as usize] -= 1;
+        let issuer = issuers.get(row);
+        let hit = views.get(issuer as usize).copied().flatten().and_then(|v| v.find_long(&key).map(|r| v.hit_long(r)));
+        let d = decide(views.len(), issuer, partitions.map(|p| p[row]), hit, coverage);
+        let mut slices = Slices {
+            status: &mut out.status,
+            reason: &mut out.reason,
+            date: &mut out.revocation_date,
+            date_valid: &mut out.revocation_valid,
+            reason_valid: &mut out.reason_valid,
+            invalidity: out.invalidity.as_mut().map(|(d, v)| (d.as_mut_slice(), v.as_mut_slice())),
+            partition: out.partition.as_deref_mut(),
+        };
+        slices.write(row, d);
+        out.counts[d.status as usize] += 1;
+    }
+    out
+}
+
+/// What every chunk of one batch shares.
+#[derive(Clone, Copy)]
+struct Batch<'a, 'v> {
+    views: &'a [Option<IssuerView<'v>>],
+    issuers: Issuers<'a>,
+    partitions: Option<&'a [u16]>,
+    coverage: &'a Coverage,
+}
+
+fn check_chunk(batch: Batch<'_, '_>, keys: &[u64], start: usize, out: &mut Slices<'_>) -> [u64; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("sse4.2") {
+        // SAFETY: the CPU has both features the function is compiled for.
+        return unsafe { check_chunk_popcnt(batch, keys, start, out) };
+    }
+    check_chunk_portable(batch, keys, start, out)
+}
+
+/// [`check_chunk_portable`] compiled with the popcnt instruction, which the default x86-64
+/// target lacks: ranking a bitmap block is eight population counts, each otherwise a dozen
+/// vector instructions. (Measured: 10M checks with half revoked ~20% faster.)
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt,sse4.2")]
+unsafe fn check_chunk_popcnt(batch: Batch<'_, '_>, keys: &[u64], start: usize, out: &mut Slices<'_>) -> [u64; 4] {
+    check_chunk_portable(batch, keys, start, out)
+}
+
+#[inline(always)]
+fn check_chunk_portable(batch: Batch<'_, '_>, keys: &[u64], start: usize, out: &mut Slices<'_>) -> [u64; 4] {
+    let Batch { views, issuers, partitions, coverage } = batch;
+    match issuers {
+        // One issuer for the whole batch: the view and the answer for a miss are constants.
+        Issuers::All(issuer) => check_chunk_with(|_| issuer, views, partitions, keys, start, coverage, out),
+        Issuers::PerRow(per_row) => {
+            let per_row = &per_row[start..start + keys.len()];
+            check_chunk_with(|i| per_row[i], views, partitions, keys, start, coverage, out)
+        }
+    }
+}
+
+/// Rows per lookup group: every stage runs over the whole group before the next stage starts,
+/// so the memory each stage prefetched has the time of a whole group's work to arrive.
+const G: usize = 64;
+
+#[inline(always)]
+fn check_chunk_with<F: Fn(usize) -> u16>(
+    issuer_of: F,
+    views: &[Option<IssuerView<'_>>],
+    partitions: Option<&[u16]>,
+    keys: &[u64],
+    start: usize,
+    coverage: &Coverage,
+    out: &mut Slices<'_>,
+) -> [u64; 4] {
+    let len = keys.len();
+    // The common case, one known issuer for all rows and no per-row partitions: every miss has
+    // the same answer, decided once.
+    if let (Some(i), None) = (issuers_constant(&issuer_of, len), partitions) {
+        if coverage.issuer_revoked.get(i as usize).is_some_and(|r| r.is_none()) {
+            if let Some(v) = views[i as usize].as_ref() {
+                let miss = Status::unrevoked(coverage.issuer_fresh[i as usize]);
+                return check_chunk_uniform(v, miss, keys, out);
+            }
+        }
+    }
+    let view = |issuer: u16| -> Option<&IssuerView<'_>> { views.get(issuer as usize).and_then(|v| v.as_ref()) };
+    let mut counts = [0u64; 4];
+    let mut located = [usize::MAX; G];
+    let mut ranges = [(0u32, 0u32); G];
+    // Rows found for the current group and for the previous one, which is decided only after
+    // the current group's lookups have been issued: its prefetched columns get a whole group's
+    // time to arrive.
+    let mut rows = [[NOT_FOUND; G]; 2];
+    let mut pending: Option<(usize, usize)> = None; // (start, length) of the group to decide
+    let mut g0 = 0;
+    let mut parity = 0;
+    while g0 < len || pending.is_some() {
+        let mut next = None;
+        if g0 < len {
+            let g = G.min(len - g0);
+            let group = &keys[g0..g0 + g];
+            for (j, &key) in group.iter().enumerate() {
+                located[j] = view(issuer_of(g0 + j)).map_or(usize::MAX, |v| v.stage_locate(key));
+            }
+            for j in 0..g {
+                ranges[j] = view(issuer_of(g0 + j)).map_or((0, 0), |v| v.stage_range(located[j]));
+            }
+            let current = &mut rows[parity];
+            for (j, &key) in group.iter().enumerate() {
+                current[j] = view(issuer_of(g0 + j)).map_or(NOT_FOUND, |v| v.stage_search(ranges[j], key));
+            }
+            next = Some((g0, g));
+            g0 += g;
+        }
+        if let Some((p0, pg)) = pending {
+            decide_group(&issuer_of, views, partitions, start, coverage, out, &rows[parity ^ 1], p0, pg, &mut counts);
+        }
+        pending = next;
+        parity ^= 1;
+    }
+    counts
+}
+
+/// The issuer of every row, when the closure is constant over the chunk (the `Issuers::All`
+/// case is compiled to a constant; per-row issuers are checked).
+#[inline(always)]
+fn issuers_constant<F: Fn(usize) -> u16>(issuer_of: &F, len: usize) -> Option<u16> {
+    let first = issuer_of(0);
+    (0..len).all(|i| issuer_of(i) == first).then_some(first)
+}
+
+/// Finds the row of every key (`NOT_FOUND` for a miss) in `view`, calling `emit(i, row)` in
+/// row order. The lookup stages are pipelined over groups of `G` keys, each stage one group
+/// ahead of the next, so every stage's memory was prefetched a whole group earlier. Payloads
+/// are not prefetched: the caller gathers them in a pass of its own.
+#[inline(always)]
+fn find_rows<const EAGER_RANK: bool>(view: &IssuerView<'_>, keys: &[u64], mut emit: impl FnMut(usize, u32)) {
+    let len = keys.len();
+    let groups = len.div_ceil(G);
+    let mut located = [[usize::MAX; G]; 3];
+    let mut ranges = [[(0u32, 0u32); G]; 2];
+    for step in 0..groups + 2 {
+        if step < groups {
+            let g0 = step * G;
+            let slot = &mut located[step % 3];
+            for (j, &key) in keys[g0..len.min(g0 + G)].iter().enumerate() {
+                slot[j] = view.stage_locate(key);
+            }
+        }
+        if (1..=groups).contains(&step) {
+            let k = step - 1;
+            for j in 0..G.min(len - k * G) {
+                ranges[k % 2][j] = view.stage_range_with::<false, EAGER_RANK>(located[k % 3][j]);
+            }
+        }
+        if step >= 2 {
+            let k = step - 2;
+            let g0 = k * G;
+            for (j, &key) in keys[g0..len.min(g0 + G)].iter().enumerate() {
+                emit(g0 + j, view.stage_search(ranges[k % 2][j], key));
+            }
+        }
+    }
+}
+
+/// Appends `(i, row)` when `row` was found, without a branch: the slot is written either way
+/// and kept only for a hit. `hits` must have room for one more.
+#[inline(always)]
+fn push_hit(hits: &mut Vec<(u32, u32)>, i: usize, row: u32) {
+    assert!(hits.len() < hits.capacity());
+    // SAFETY: the slot at `len` is within the capacity (checked above).
+    unsafe {
+        hits.as_mut_ptr().add(hits.len()).write((i as u32, row));
+        hits.set_len(hits.len() + (row != NOT_FOUND) as usize);
+    }
+}
+
+/// Keys of a chunk looked up before choosing how to rank the rest.
+const PROBE: usize = 1024;
+/// Present keys (percent of the probe) from which every key is ranked, present or not.
+/// (Measured, 10M keys: at 50% present 20-35% faster; at 5%, 30% slower.)
+const EAGER_RANK_PERCENT: usize = 25;
+
+/// Hits between a payload prefetch and its use in the gather pass.
+const GATHER_AHEAD: usize = 96;
+
+/// One known, unrevoked issuer for every row, no per-row partitions (a batch against one CA):
+/// a hit is revoked with its payload, a miss gets `miss` (good or stale). Three passes over
+/// the chunk, each a plain loop whose cache misses overlap:
+/// 1. find the row of every key ([`find_rows`]), listing the hits;
+/// 2. write every row's outputs as a miss (sequential stores);
+/// 3. gather each hit's payload, prefetched `GATHER_AHEAD` hits ahead, over its row.
+///
+/// Keeping the payload gather out of the lookup loop means neither kind of miss (the bitmap or
+/// directory, in cache; the payload, in memory) waits behind the other.
+#[inline(always)] // into check_chunk_popcnt, so that it is compiled with popcnt
+fn check_chunk_uniform(view: &IssuerView<'_>, miss: Status, keys: &[u64], out: &mut Slices<'_>) -> [u64; 4] {
+    let len = keys.len();
+    let mut hits: Vec<(u32, u32)> = Vec::with_capacity(len);
+    // The first keys tell how often keys are present; if often, ranking every key beats
+    // mispredicting which ones are.
+    let probe = len.min(PROBE);
+    find_rows::<false>(view, &keys[..probe], |i, row| push_hit(&mut hits, i, row));
+    if hits.len() * 100 >= probe * EAGER_RANK_PERCENT {
+        find_rows::<true>(view, &keys[probe..], |i, row| push_hit(&mut hits, probe + i, row));
+    } else {
+        find_rows::<false>(view, &keys[probe..], |i, row| push_hit(&mut hits, probe + i, row));
+    }
+    out.status.fill(miss as u8);
+    out.reason.fill(0);
+    out.date.fill(0);
+    out.date_valid.fill(0);
+    out.reason_valid.fill(0);
+    if let Some((dates, valid)) = &mut out.invalidity {
+        dates.fill(0);
+        valid.fill(0);
+    }
+    if let Some(p) = &mut out.partition {
+        p.fill(ISSUER_WIDE);
+    }
+    for (k, &(i, row)) in hits.iter().enumerate() {
+        if let Some(&(_, ahead)) = hits.get(k + GATHER_AHEAD) {
+            view.prefetch_row(ahead as usize);
+        }
+        let i = i as usize;
+        let h = view.hit_short(row);
+        let bit = 1u8 << (i % 8);
+        out.status[i] = Status::Revoked as u8;
+        out.date[i] = h.date as i64;
+        out.date_valid[i / 8] |= bit;
+        if h.reason != NO_REASON {
+            out.reason[i] = h.reason;
+            out.reason_valid[i / 8] |= bit;
+        }
+        if let (Some((dates, valid)), Some(d)) = (&mut out.invalidity, h.invalidity) {
+            dates[i] = d;
+            valid[i / 8] |= bit;
+        }
+        if let Some(p) = &mut out.partition {
+            p[i] = h.partition;
+        }
+    }
+    let mut counts = [0u64; 4];
+    counts[Status::Revoked as usize] = hits.len() as u64;
+    counts[miss as usize] += (len - hits.len()) as u64;
+    counts
+}
+
+/// Decides and writes the rows `g0..g0+g` of a chunk, eight rows (one bitmap byte) at a time.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn decide_group<F: Fn(usize) -> u16>(
+    issuer_of: &F,
+    views: &[Option<IssuerView<'_>>],
+    partitions: Option<&[u16]>,
+    start: usize,
+    coverage: &Coverage,
+    out: &mut Slices<'_>,
+    rows: &[u32; G],
+    g0: usize,
+    g: usize,
+    counts: &mut [u64; 4],
+) {
+    let n_views = views.len();
+    let mut j = 0;
+    while j < g {
+        let mut date_bits = 0u8;
+        let mut reason_bits = 0u8;
+        let mut inv_bits = 0u8;
+        let byte_rows = 8.min(g - j);
+        for b in 0..byte_rows {
+            let i = g0 + j + b;
+            let issuer = issuer_of(i);
+            let row = rows[j + b];
+            let (status, reason, date, inv, part) = if issuer as usize >= n_views {
+                (Status::Unknown, NO_REASON, None, None, ISSUER_WIDE)
+            } else if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
+                (Status::Revoked, code, Some(date), None, ISSUER_WIDE)
+            } else if let (true, Some(v)) = (row != NOT_FOUND, &views[issuer as usize]) {
+                let h = v.hit_short(row);
+                (Status::Revoked, h.reason, Some(h.date as i64), h.invalidity, h.partition)
+            } else {
+                let fresh = match partitions.map(|p| p[start + i]) {
+                    None | Some(ISSUER_WIDE) => coverage.issuer_fresh[issuer as usize],
+                    Some(MISSING_PARTITION) => false,
+                    Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
+                };
+                (Status::unrevoked(fresh), NO_REASON, None, None, ISSUER_WIDE)
+            };
+            out.status[i] = status as u8;
+            out.reason[i] = if reason == NO_REASON { 0 } else { reason };
+            out.date[i] = date.unwrap_or(0);
+            date_bits |= (date.is_some() as u8) << b;
+            reason_bits |= ((reason != NO_REASON) as u8) << b;
+            if let Some((dates, _)) = &mut out.invalidity {
+                dates[i] = inv.unwrap_or(0);
+                inv_bits |= (inv.is_some() as u8) << b;
+            }
+            if let Some(p) = &mut out.partition {
+                p[i] = part;
+            }
+            counts[status as usize] += 1;
+        }
+        out.write_bits((g0 + j) / 8, date_bits, reason_bits, inv_bits);
+        j += byte_rows;
+    }
+}
+
+#[inline(always)]
+fn set_bit(bits: &mut [u8], i: usize, on: bool) {
+    let mask = 1u8 << (i % 8);
+    if on {
+        bits[i / 8] |= mask;
+    } else {
+        bits[i / 8] &= !mask;
+    }
+}
+
+#[inline(always)]
+fn decide(n_views: usize, issuer: u16, partition: Option<u16>, hit: Option<Hit>, coverage: &Coverage) -> Decision {
+    let none = |status| Decision { status, reason: None, date: None, invalidity: None, partition: ISSUER_WIDE };
+    if issuer == UNKNOWN_ISSUER || issuer as usize >= n_views {
+        return none(Status::Unknown);
+    }
+    if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
+        return Decision { status: Status::Revoked, reason: Some(code), date: Some(date), invalidity: None, partition: ISSUER_WIDE };
+    }
+    if let Some(h) = hit {
+        return Decision {
+            status: Status::Revoked,
+            reason: if h.reason == crate::crl::NO_REASON { None } else { Some(h.reason) },
+            date: Some(h.date as i64),
+            invalidity: h.invalidity,
+            partition: h.partition,
+        };
+    }
+    let fresh = match partition {
+        None | Some(ISSUER_WIDE) => coverage.issuer_fresh[issuer as usize],
+        Some(MISSING_PARTITION) => false,
+        Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
+    };
+    none(Status::unrevoked(fresh))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{build, Record};
+
+    fn codes(statuses: &[Status]) -> Vec<u8> {
+        statuses.iter().map(|&s| s as u8).collect()
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let cols = build(vec![Record { serial: 10, date: 100, partition: 0, reason: 1 }], vec![], vec![]);
+        let views = vec![Some(cols.view()), None];
+        // partition 0 fresh, partition 1 stale, both of issuer 0
+        let cov = Coverage::at(1000, 2, &[0, 0], &[0, 0], &[2000, 500], &[true, true]);
+        assert!(!cov.issuer_fresh[0]);
+        let short = [10u64, 11, 11, 11, 11];
+        let issuers = [0u16, 0, 0, 0, UNKNOWN_ISSUER];
+        let parts = [ISSUER_WIDE, 0, 1, MISSING_PARTITION, ISSUER_WIDE];
+        let out = check(&views, Issuers::PerRow(&issuers), Some(&parts), &short, &[], &cov, true);
+        assert_eq!(out.status, codes(&[Status::Revoked, Status::Good, Status::Stale, Status::Stale, Status::Unknown]));
+        assert_eq!(out.revocation_date[0], 100);
+        assert_eq!(out.partition.as_ref().unwrap()[0], 0);
+        assert!(out.invalidity.is_none());
+        assert_eq!(out.revocation_valid[0], 0b0000_0001);
+        assert_eq!(out.counts, [1, 1, 2, 1]);
+        // Issuer-wide: one stale partition makes every unrevoked serial stale.
+        let out = check(&views, Issuers::All(0), None, &short, &[], &cov, false);
+        assert_eq!(out.status, codes(&[Status::Revoked, Status::Stale, Status::Stale, Status::Stale, Status::Stale]));
+        // All fresh: good.
+        let cov = Coverage::at(100, 2, &[0, 0], &[0, 0], &[2000, 500], &[true, true]);
+        let out = check(&views, Issuers::All(0), None, &short, &[], &cov, false);
+        assert_eq!(out.status, codes(&[Status::Revoked, Status::Good, Status::Good, Status::Good, Status::Good]));
+        // Issuer 1 has no CRL at all: stale.
+        let out = check(&views, Issuers::All(1), None, &short, &[], &cov, false);
+        assert_eq!(out.status, codes(&[Status::Stale; 5]));
+    }
+
+    /// The one-issuer fast path and the general path give identical outputs, byte for byte,
+    /// over several chunks, for dense (bitmap) and sparse (directory) serials.
+    #[test]
+    fn uniform_path_matches_the_general_path() {
+        use crate::index::InvalidityRecord;
+        use crate::serial::SerialKey;
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for spread in [2u64, 1 << 40] {
+            let serials: Vec<u64> = (0..20_000u64).map(|i| 1000 + i * spread + next() % spread).collect();
+            let records: Vec<Record> = serials
+                .iter()
+                .map(|&serial| Record {
+                    serial,
+                    date: (next() % 1_000_000) as u32,
+                    partition: (next() % 7) as u16,
+                    reason: [0, 1, 4, 5, NO_REASON][(next() % 5) as usize],
+                })
+                .collect();
+            let invalidity: Vec<InvalidityRecord> = records
+                .iter()
+                .step_by(97)
+                .map(|r| InvalidityRecord {
+                    serial: SerialKey::Short(r.serial),
+                    partition: r.partition,
+                    date: r.date,
+                    invalidity: -(r.date as i64),
+                })
+                .collect();
+            let cols = build(records, vec![], invalidity);
+            let views = vec![Some(cols.view())];
+            // Half of the keys present (ranked eagerly), and one in twenty (ranked on a hit).
+            for (one_in, now) in [(2, 10), (20, 10), (2, 5000)] {
+                let queries: Vec<u64> = (0..3 * CHUNK + 123)
+                    .map(|_| {
+                        if next() % one_in == 0 {
+                            serials[(next() % serials.len() as u64) as usize]
+                        } else {
+                            next() % (serials[serials.len() - 1] + 50)
+                        }
+                    })
+                    .collect();
+                let cov = Coverage::at(now, 1, &[0; 7], &[0; 7], &[1000; 7], &[true; 7]);
+                let fast = check(&views, Issuers::All(0), None, &queries, &[], &cov, true);
+                let wide = vec![ISSUER_WIDE; queries.len()];
+                let general = check(&views, Issuers::All(0), Some(&wide), &queries, &[], &cov, true);
+                assert_eq!(fast.status, general.status);
+                assert_eq!(fast.reason, general.reason);
+                assert_eq!(fast.revocation_date, general.revocation_date);
+                assert_eq!(fast.revocation_valid, general.revocation_valid);
+                assert_eq!(fast.reason_valid, general.reason_valid);
+                assert_eq!(fast.invalidity, general.invalidity);
+                assert_eq!(fast.partition, general.partition);
+                assert_eq!(fast.counts, general.counts);
+                assert!(fast.counts[Status::Revoked as usize] > 0 && fast.counts[Status::Revoked as usize] < queries.len() as u64);
+                assert!(fast.invalidity.as_ref().unwrap().1.iter().any(|&b| b != 0));
+            }
+        }
+    }
+}
