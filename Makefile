@@ -42,7 +42,7 @@ test-python: $(BUILT)
 	$(PY) -m pytest -q -m "not slow"
 
 test-slow: $(BUILT)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=10
 
 # What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
 # (rules in pyproject.toml) on every Python file.
