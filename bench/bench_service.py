@@ -34,7 +34,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -83,7 +82,7 @@ class Server:
     def __init__(self, argv: list[str], port: int, env: dict | None = None, log: Path | None = None):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.log = open(log or os.devnull, "w")
+        self.log = open(log or os.devnull, "w")  # noqa: SIM115 - the server's log, open while it runs
         # Its own process group: stop() ends the workers too, even if the main process hangs.
         self.process = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 180
@@ -95,7 +94,7 @@ class Server:
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start")
+                    raise RuntimeError("server did not start") from None
                 time.sleep(0.2)
 
     def workers(self) -> list[int]:
@@ -114,7 +113,10 @@ class Server:
             for child in children.get(pid, []):
                 out.append(child)
                 todo.append(child)
-        cmd = lambda p: Path(f"/proc/{p}/cmdline").read_bytes() if Path(f"/proc/{p}/cmdline").exists() else b""
+        def cmd(p: int) -> bytes:
+            path = Path(f"/proc/{p}/cmdline")
+            return path.read_bytes() if path.exists() else b""
+
         return [p for p in out if b"resource_tracker" not in cmd(p)] or [self.process.pid]
 
     def stop(self) -> None:
@@ -266,7 +268,7 @@ def login_bodies(data: Path, count: int = 200) -> list[bytes]:
     for i in range(count):
         cert = certs[i % len(certs)]
         if cert["key_path"] not in keys:
-            pem = b"".join(l + b"\n" for l in (data / cert["key_path"]).read_bytes().splitlines() if not l.startswith(b"#"))
+            pem = b"".join(line + b"\n" for line in (data / cert["key_path"]).read_bytes().splitlines() if not line.startswith(b"#"))
             keys[cert["key_path"]] = serialization.load_pem_private_key(pem, None)
         challenge = os.urandom(32)
         signature = keys[cert["key_path"]].sign(challenge, padding.PKCS1v15(), hashes.SHA256())
@@ -354,7 +356,8 @@ def main() -> int:
             r = results[server] = {}
             load(s.port, "/v1/status", json10k, h, 2, 1, "json")  # warm every worker's first answers
             r["json10k"] = load(s.port, "/v1/status", json10k, h, args.seconds, args.clients, "json")
-            r["arrow100k"] = load(s.port, "/v1/status", arrow100k, {**h, "Content-Type": ARROW, "Accept": ARROW}, args.seconds, args.clients, "arrow")
+            arrow_headers = {**h, "Content-Type": ARROW, "Accept": ARROW}
+            r["arrow100k"] = load(s.port, "/v1/status", arrow100k, arrow_headers, args.seconds, args.clients, "arrow")
             env = {"WRK_BODIES": str(bodies_file), "WRK_KEY": key}
             wrk(s.url, 2, 8, HERE / "wrk_login.lua", env)
             r["login_wrk"] = wrk(s.url, args.seconds, 8, HERE / "wrk_login.lua", env)
@@ -376,13 +379,16 @@ def main() -> int:
 
 
 def _machine() -> str:
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return f"{os.cpu_count()} cores ({cpu}), {platform.python_implementation()} {platform.python_version()}, commit {commit}"
 
 
 def render(r: dict) -> str:
-    mb = lambda b: f"{b / 1e6:.0f} MB"
+    def mb(b: int) -> str:
+        return f"{b / 1e6:.0f} MB"
+
     lines = [
         "## The service (issue 8)",
         "",
@@ -425,7 +431,7 @@ def render(r: dict) -> str:
         f"One login through the library (`Store.verify_logins` with one row): warm median {lib['warm_median_ms']:.2f} ms, "
         f"p99 {lib['warm_p99_ms']:.2f} ms; a new process's first call (after `open_store`) median {lib['first_median_ms']:.1f} ms, "
         f"worst of five {lib['first_max_ms']:.1f} ms (import + open {lib['import_open_ms']:.0f} ms).",
-        f"Naive endpoint's workers: " + ", ".join(mb(w["VmRSS"]) for w in r["naive_rss"]) + " resident (a Python set each).",
+        "Naive endpoint's workers: " + ", ".join(mb(w["VmRSS"]) for w in r["naive_rss"]) + " resident (a Python set each).",
         "",
     ]
     return "\n".join(lines)

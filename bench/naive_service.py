@@ -54,7 +54,8 @@ def create_app() -> FastAPI:
         results = []
         for item in items:
             hit = int(item.serial, 16) in revoked.get(item.issuer, ())
-            results.append(Result(serial=item.serial, issuer=item.issuer, status="revoked" if hit else "good", reason=None, revocation_date=None))
+            status = "revoked" if hit else "good"
+            results.append(Result(serial=item.serial, issuer=item.issuer, status=status, reason=None, revocation_date=None))
         return Response(generation=store.generation, results=results)
 
     return app

@@ -122,7 +122,8 @@ def test_unknown_paths_and_methods_are_json_errors(client):
 
 
 def test_non_ascii_pem_is_422(client, dataset):
-    r = client.post("/v1/certificates/status", json={"certificates": ["-----BEGIN CERTIFICATE-----\nあ"]}, headers=dataset.header("query-a"))
+    body = {"certificates": ["-----BEGIN CERTIFICATE-----\nあ"]}
+    r = client.post("/v1/certificates/status", json=body, headers=dataset.header("query-a"))
     error(r, 422, "/certificates/0")
 
 

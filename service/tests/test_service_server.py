@@ -38,7 +38,7 @@ class Server:
     def __init__(self, store, key_file, audit_log, workers=2, extra=()):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(audit_log.with_suffix(".server.log"), "w")
+        self.log = open(audit_log.with_suffix(".server.log"), "w")  # noqa: SIM115 - open while the server runs
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jpki_fast.cli", "serve", "--store", str(store), "--api-keys", str(key_file),
              "--audit-log", str(audit_log), "--port", str(self.port), "--workers", str(workers),
