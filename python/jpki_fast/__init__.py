@@ -28,12 +28,14 @@ from .trust import CaKey, TrustStore
 
 if TYPE_CHECKING:
     from .certs import CERT_STATUSES, BasicFourFacts, basic_four_facts, parse_certificates, verify_signatures
+    from .sweep_run import SweepSummary, sweep
 
 __version__ = "0.1.0"
 
 # The certificate API loads on first use, so that commands which never touch certificates
 # (ingest, check) do not pay for importing it.
 _LAZY = dict.fromkeys(("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures"), "certs")
+_LAZY.update({"sweep": "sweep_run", "SweepSummary": "sweep_run"})
 
 
 def __getattr__(name: str) -> Any:
@@ -62,11 +64,13 @@ __all__ = [
     "Store",
     "StoreCorruptedError",
     "StoreError",
+    "SweepSummary",
     "TrustStore",
     "TrustStoreError",
     "basic_four_facts",
     "ingest",
     "open_store",
     "parse_certificates",
+    "sweep",
     "verify_signatures",
 ]

@@ -66,14 +66,16 @@ is present on ``malformed`` and ``unknown`` items only; with provenance every re
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
+from . import _core
 from .errors import JpkiFastError
-from .serials import MAX_OCTETS, SerialBatch, to_hex
+from .serials import MAX_OCTETS, SerialBatch
 from .timeutil import iso, to_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -143,27 +145,30 @@ class StatusRequest:
 
     Row ``i`` asks about serial ``serials[i]`` (see :class:`~jpki_fast.serials.SerialBatch`)
     of issuer ``issuer_names[issuer_codes[i]]`` (``issuer_codes`` is None when every row has
-    ``issuer_names[0]``). Rows listed in ``malformed_rows`` could not be read; their detail
-    code and argument are in ``malformed_codes``/``malformed_args`` and the text as sent (null
-    when it was not a string) in ``malformed_text``.
+    ``issuer_names[0]``). Rows listed in ``malformed_rows`` could not be read (their serial
+    reads 0); their detail code and argument are in ``malformed_codes``/``malformed_args``, the
+    text as sent in ``malformed_text`` (null where it was not a string, or binary).
     """
 
     n: int
     now: int | None
     provenance: bool
-    issuer_names: tuple[str, ...] = field(repr=False, default=())
-    issuer_codes: np.ndarray | None = field(repr=False, default=None)
-    serials: SerialBatch = field(repr=False, default=None)  # type: ignore[assignment]
-    malformed_rows: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.uint32))
-    malformed_codes: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.uint8))
-    malformed_args: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.uint32))
-    malformed_text: pa.Array = field(repr=False, default_factory=lambda: pa.array([], pa.large_string()))
+    issuer_names: pa.Array = field(repr=False)  # large_string, the distinct issuers as sent
+    issuer_codes: np.ndarray | None = field(repr=False)  # uint32 per row, or None
+    serials: SerialBatch = field(repr=False)
+    malformed_rows: np.ndarray = field(repr=False)  # uint32, ascending
+    malformed_codes: np.ndarray = field(repr=False)  # uint8
+    malformed_args: np.ndarray = field(repr=False)  # uint32
+    malformed_text: pa.Array = field(repr=False)  # large_string, one per malformed row
 
     @property
     def issuer(self) -> pa.DictionaryArray:
         """The issuer of each row, as sent (dictionary-encoded)."""
-        codes = np.zeros(self.n, np.int32) if self.issuer_codes is None else self.issuer_codes.astype(np.int32)
-        return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(self.issuer_names) or [""], pa.string()))
+        if self.issuer_codes is None:
+            codes = pa.Array.from_buffers(pa.int8(), self.n, [None, pa.py_buffer(np.zeros(self.n, np.int8))])
+        else:
+            codes = pa.Array.from_buffers(pa.int32(), self.n, [None, pa.py_buffer(self.issuer_codes)])
+        return pa.DictionaryArray.from_arrays(codes, self.issuer_names)
 
     @property
     def malformed_count(self) -> int:
@@ -204,200 +209,34 @@ class StatusResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Serials, one at a time (the library's rule: SerialKey::from_hex in rust/src/serial.rs).
-
-_HEX = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+# Decoding (the work is in Rust: rust/src/wire.rs)
 
 
-def _parse_hex(text: str) -> tuple[int, int, int]:
-    """(value, code, arg): code -1 when ``text`` is a valid serial."""
-    s = text.strip(" \t\n\r\f\v")
-    if len(s) >= 2 and s[0] == "0" and s[1] in "xX":
-        s = s[2:]
-    digits = s.replace(":", "")
-    if not digits:
-        return 0, EMPTY, 0
-    if any(c not in _HEX for c in digits):
-        return 0, INVALID_HEX, 0
-    significant = digits.lstrip("0")
-    if len(significant) > 2 * MAX_OCTETS:
-        return 0, TOO_LONG, (len(significant) + 1) // 2
-    return int(significant or "0", 16), -1, 0
+def _large_strings(n: int, offsets: Any, data: Any, validity: Any = None) -> pa.Array:
+    return pa.Array.from_buffers(
+        pa.large_string(), n, [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
-class _Columns:
-    """Collects rows: serial values and malformed rows."""
-
-    def __init__(self) -> None:
-        self.values: list[int] = []
-        self.bad_rows: list[int] = []
-        self.bad_codes: list[int] = []
-        self.bad_args: list[int] = []
-        self.bad_text: list[str | None] = []
-
-    def bad(self, code: int, arg: int = 0, text: str | None = None) -> None:
-        self.bad_rows.append(len(self.values))
-        self.bad_codes.append(code)
-        self.bad_args.append(arg)
-        self.bad_text.append(text)
-        self.values.append(0)
-
-    def add(self, value: Any, echo: bool = True) -> None:
-        """One JSON value (or hex text made from an Arrow value, then ``echo=False``)."""
-        if isinstance(value, str):
-            v, code, arg = _parse_hex(value)
-            if code < 0:
-                self.values.append(v)
-            else:
-                self.bad(code, arg, value if echo else None)
-        elif value is None:
-            self.bad(NULL)
-        elif isinstance(value, bool):
-            self.bad(BOOLEAN)
-        elif isinstance(value, _Number):
-            self.bad(NUMBER)
-        elif isinstance(value, dict):
-            self.bad(OBJECT)
-        else:
-            self.bad(ARRAY)
-
-    def batch(self) -> SerialBatch:
-        n = len(self.values)
-        short = np.zeros(n, np.uint64)
-        long_rows: list[int] = []
-        long_keys: list[bytes] = []
-        for row, v in enumerate(self.values):
-            if v < 1 << 64:
-                short[row] = v
-            else:
-                long_rows.append(row)
-                long_keys.append(v.to_bytes(MAX_OCTETS, "big"))
-        keys = np.frombuffer(b"".join(long_keys), np.uint8).reshape(-1, MAX_OCTETS) if long_keys else np.empty((0, MAX_OCTETS), np.uint8)
-        return SerialBatch(short, np.array(long_rows, np.uint32), keys)
-
-    def malformed(self) -> dict[str, Any]:
-        return {
-            "malformed_rows": np.array(self.bad_rows, np.uint32),
-            "malformed_codes": np.array(self.bad_codes, np.uint8),
-            "malformed_args": np.array(self.bad_args, np.uint32),
-            "malformed_text": pa.array(self.bad_text, pa.large_string()),
-        }
+def _u(buf: Any, dtype: Any) -> np.ndarray:
+    return np.frombuffer(buf, dtype=dtype)
 
 
-# --------------------------------------------------------------------------------------------
-# JSON requests
-
-
-class _Number:
-    """A JSON number (never a serial; kept only to say so)."""
-
-    __slots__ = ()
-
-
-_NUMBER = _Number()
-
-
-class _Object(dict):
-    """A JSON object that remembers its first duplicated key."""
-
-    duplicate: str | None = None
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
-    obj = _Object()
-    for key, value in pairs:
-        if key in obj and obj.duplicate is None:
-            obj.duplicate = key
-        obj[key] = value
-    return obj
-
-
-def _bad_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _pointer(*parts: Any) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def _shape(message: str, *where: Any) -> WireError:
-    return WireError(message, 422, _pointer(*where) if where else "body")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, _Number):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _check_keys(obj: _Object, allowed: tuple[str, ...], *where: Any) -> None:
-    if obj.duplicate is not None:
-        raise _shape(f"field {obj.duplicate!r} appears more than once", *where, obj.duplicate)
-    for key in obj:
-        if key not in allowed:
-            raise _shape(f"unknown field {key[:64]!r} (expected {', '.join(allowed)})", *where, key)
-
-
-def _line_column(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
-def _loads(body: bytes) -> Any:
-    if body.startswith(b"\xef\xbb\xbf"):
-        body = body[3:]  # a UTF-8 byte order mark (RFC 8259 lets parsers ignore it)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WireError(f"body is not valid UTF-8 (byte offset {exc.start})", 400, "body") from None
-    try:
-        return json.loads(
-            text, object_pairs_hook=_pairs, parse_int=lambda s: _NUMBER, parse_float=lambda s: _NUMBER, parse_constant=_bad_constant
-        )
-    except json.JSONDecodeError as exc:
-        offset = len(text[: exc.pos].encode("utf-8"))
-        raise WireError(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (byte offset {offset})", 400, "body") from None
-    except ValueError as exc:  # NaN / Infinity
-        raise WireError(f"invalid JSON: {exc}", 400, "body") from None
-    except RecursionError:
-        raise WireError("invalid JSON: nested too deeply", 400, "body") from None
-
-
-def _now_field(obj: _Object) -> int | None:
-    value = obj.get("now")
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _shape(f"expected an ISO 8601 date/time string, not {_kind(value)}", "now")
-    try:
-        return to_epoch(value)
-    except (ValueError, OverflowError, OSError):
-        raise _shape("not an ISO 8601 date/time (e.g. 2026-11-26T09:00:00Z)", "now") from None
-
-
-def _provenance_field(obj: _Object) -> bool:
-    value = obj.get("provenance")
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _shape(f"expected true or false, not {_kind(value)}", "provenance")
-    return value
-
-
-def _too_many(n: int, max_items: int, where: str) -> WireError:
-    return WireError(f"more than {max_items:,} items in one request", 413, where)
+def _request(out: dict, n: int, now: int | None, provenance: bool, names: pa.Array, codes: np.ndarray | None) -> StatusRequest:
+    """A StatusRequest from the serial buffers the Rust core returned."""
+    bad_rows = _u(out["bad_rows"], np.uint32)
+    long_keys = _u(out["long_keys"], np.uint8).reshape(-1, MAX_OCTETS)
+    serials = SerialBatch(_u(out["short"], np.uint64), _u(out["long_rows"], np.uint32), long_keys)
+    text = _large_strings(len(bad_rows), out["bad_text_offsets"], out["bad_text"], out["bad_text_valid"])
+    return StatusRequest(
+        n, now, provenance, names, codes, serials, bad_rows, _u(out["bad_codes"], np.uint8), _u(out["bad_args"], np.uint32), text
+    )
 
 
 def decode_status_json(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> StatusRequest:
-    """Decodes a JSON batch request body (see the module docstring for its shapes).
+    """Decodes a JSON batch request body (see the module docstring for its shapes), in one
+    pass in Rust with the GIL released: serials are normalised straight into the index's key
+    columns, and no Python object is made per item.
 
     Raises :class:`WireError` for a body that cannot be read as a whole; items whose serial is
     not valid become ``malformed`` rows.
@@ -409,73 +248,24 @@ def decode_status_json(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> St
     ...
     jpki_fast.wire.WireError: empty batch: no serials
     """
-    doc = _loads(bytes(body))
-    if not isinstance(doc, _Object):
-        raise _shape(f"expected a JSON object, not {_kind(doc)}")
-    _check_keys(doc, ("issuer", "serials", "items", "now", "provenance"))
-    now = _now_field(doc)
-    provenance = _provenance_field(doc)
-    cols = _Columns()
-    if "items" in doc:
-        if "serials" in doc:
-            raise _shape("give either issuer and serials, or items, not both", "serials")
-        if "issuer" in doc:
-            raise _shape("not allowed with items (each item names its issuer)", "issuer")
-        items = doc["items"]
-        if not isinstance(items, list):
-            raise _shape(f"expected an array of items, not {_kind(items)}", "items")
-        if not items:
-            raise _shape("empty batch: no items", "items")
-        if len(items) > max_items:
-            raise _too_many(len(items), max_items, "/items")
-        names: dict[str, int] = {}
-        codes = np.empty(len(items), np.uint32)
-        for i, item in enumerate(items):
-            if not isinstance(item, _Object):
-                raise _shape(f"expected an object with issuer and serial, not {_kind(item)}", "items", i)
-            _check_keys(item, ("issuer", "serial"), "items", i)
-            if "issuer" not in item:
-                raise _shape("required", "items", i, "issuer")
-            if "serial" not in item:
-                raise _shape("required", "items", i, "serial")
-            issuer = item["issuer"]
-            if not isinstance(issuer, str):
-                raise _shape(f"expected a string, not {_kind(issuer)}", "items", i, "issuer")
-            codes[i] = names.setdefault(issuer, len(names))
-            cols.add(item["serial"])
-        issuer_names = tuple(names)
-        issuer_codes: np.ndarray | None = codes if len(names) > 1 else None
-    else:
-        if "serials" not in doc:
-            raise _shape("required: serials (with issuer), or items", "serials")
-        if "issuer" not in doc:
-            raise _shape("required with serials", "issuer")
-        issuer = doc["issuer"]
-        if not isinstance(issuer, str):
-            raise _shape(f"expected a string, not {_kind(issuer)}", "issuer")
-        serials = doc["serials"]
-        if not isinstance(serials, list):
-            raise _shape(f"expected an array of hex strings, not {_kind(serials)}", "serials")
-        if not serials:
-            raise _shape("empty batch: no serials", "serials")
-        if len(serials) > max_items:
-            raise _too_many(len(serials), max_items, "/serials")
-        for value in serials:
-            cols.add(value)
-        issuer_names, issuer_codes = (issuer,), None
-    return StatusRequest(
-        len(cols.values), now, provenance, issuer_names, issuer_codes, cols.batch(), **cols.malformed()
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Arrow requests
+    out = _core.wire_decode_json(body, max_items)
+    if isinstance(out, tuple):
+        status, location, message = out
+        raise WireError(message, status, location)
+    now = None
+    if out["now"] is not None:
+        try:
+            now = to_epoch(out["now"])
+        except (ValueError, OverflowError, OSError):
+            raise WireError("not an ISO 8601 date/time (e.g. 2026-11-26T09:00:00Z)", 422, "/now") from None
+    names = _large_strings(out["issuer_count"], out["issuer_offsets"], out["issuer_data"])
+    codes = None if out["issuer_codes"] is None else _u(out["issuer_codes"], np.uint32)
+    return _request(out, len(out["short"]) // 8, now, out["provenance"], names, codes)
 
 
 def _metadata(schema: pa.Schema) -> dict[str, str]:
-    meta = schema.metadata or {}
     out = {}
-    for key, value in meta.items():
+    for key, value in (schema.metadata or {}).items():
         try:
             out[key.decode("utf-8")] = value.decode("utf-8")
         except UnicodeDecodeError:
@@ -483,41 +273,72 @@ def _metadata(schema: pa.Schema) -> dict[str, str]:
     return out
 
 
-def _arrow_serials(array: pa.Array) -> _Columns:
-    cols = _Columns()
+def _string_tuple(array: pa.Array) -> tuple:
+    """(offsets, data, validity, offset, large, length) of a string/binary array, for Rust."""
+    validity, offsets, data = array.buffers()[:3]
+    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    return (offsets, data if data is not None else b"", validity if array.null_count else None, array.offset, large, len(array))
+
+
+def _bad_ints(array: pa.Array) -> dict:
+    """Serial buffers (as the Rust core returns them) of an integer column: nulls and negative
+    values are malformed rows."""
+    values = array.fill_null(0).to_numpy(zero_copy_only=False) if array.null_count else array.to_numpy(zero_copy_only=False)
+    null = np.asarray(array.is_null()) if array.null_count else np.zeros(len(array), bool)
+    negative = values < 0 if values.dtype.kind == "i" else np.zeros(len(array), bool)
+    bad = null | negative
+    rows = np.flatnonzero(bad).astype(np.uint32)
+    short = values.astype(np.uint64)
+    if len(rows):
+        short[rows] = 0
+    return {
+        "short": short,
+        "long_rows": np.empty(0, np.uint32),
+        "long_keys": np.empty(0, np.uint8),
+        "bad_rows": rows,
+        "bad_codes": np.where(null[rows], NULL, NEGATIVE).astype(np.uint8),
+        "bad_args": np.zeros(len(rows), np.uint32),
+        "bad_text_offsets": np.zeros(len(rows) + 1, np.int64),
+        "bad_text": b"",
+        "bad_text_valid": np.zeros((len(rows) + 7) // 8, np.uint8) if len(rows) else None,
+    }
+
+
+def _arrow_serials(array: pa.Array) -> dict:
     t = array.type
     if pa.types.is_dictionary(t):
         array = array.dictionary_decode()
         t = array.type
     if pa.types.is_integer(t):
-        for v in array.to_pylist():
-            if v is None:
-                cols.bad(NULL)
-            elif v < 0:
-                cols.bad(NEGATIVE)
-            else:
-                cols.add(f"{v:x}", echo=False)
-        return cols
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(t)):
-        for v in array.to_pylist():
-            cols.add(v)
-        return cols
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        for v in array.to_pylist():
-            if v is None:
-                cols.bad(NULL)
-            elif not v:
-                cols.bad(EMPTY)
-            else:
-                cols.add(v.hex(), echo=False)
-        return cols
+        return _bad_ints(array)
+    if hasattr(pa.types, "is_string_view") and (pa.types.is_string_view(t) or pa.types.is_binary_view(t)):
+        array = array.cast(pa.large_string() if pa.types.is_string_view(t) else pa.large_binary())
+        t = array.type
+    if pa.types.is_fixed_size_binary(t):
+        array = array.cast(pa.binary())
+        t = array.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _core.wire_normalize("hex", _string_tuple(array), True)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return _core.wire_normalize("binary", _string_tuple(array), False)
     raise WireError(f"unsupported serial column type {t} (use hex strings, big-endian binary or unsigned integers)", 422, "/serial")
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    column = table.column(name)
+    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    try:
+        array.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        raise WireError(f"column {name!r} is damaged: {exc}", 400, f"/{name}") from None
+    return array
 
 
 def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> StatusRequest:
     """Decodes an Arrow IPC stream request body: columns ``serial`` (hex strings, binary or
-    integers) and ``issuer`` (strings), or ``serial`` alone with ``issuer`` in the schema
-    metadata; optional metadata ``now`` (ISO 8601) and ``provenance`` (``true``/``false``).
+    integers) and ``issuer`` (strings, plain or dictionary-encoded), or ``serial`` alone with
+    ``issuer`` in the schema metadata; optional metadata ``now`` (ISO 8601) and
+    ``provenance`` (``true``/``false``). The columns are read in place and normalised in Rust.
 
     >>> import pyarrow as pa
     >>> sink = pa.BufferOutputStream()
@@ -535,9 +356,11 @@ def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> S
         for batch in reader:
             rows += batch.num_rows
             if rows > max_items:
-                raise _too_many(rows, max_items, "body")
+                raise WireError(f"more than {max_items:,} items in one request", 413, "body")
             batches.append(batch)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, WireError):
+            raise
         raise WireError(f"not a readable Arrow IPC stream: {exc}", 400, "body") from None
     table = pa.Table.from_batches(batches, schema)
     meta = _metadata(schema)
@@ -558,24 +381,32 @@ def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> S
         provenance = meta["provenance"].lower() == "true"
     n = table.num_rows
     if "issuer" in schema.names:
-        issuers = table.column("issuer").combine_chunks()
-        t = issuers.type
-        value_type = t.value_type if pa.types.is_dictionary(t) else t
-        if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
-            raise WireError(f"unsupported issuer column type {t} (use strings)", 422, "/issuer")
-        if issuers.null_count:
-            row = issuers.is_null().index(True).as_py()
-            raise WireError("missing (null) issuer", 422, f"/issuer/{row}")
-        names: dict[str, int] = {}
-        codes = np.array([names.setdefault(v, len(names)) for v in issuers.to_pylist()], np.uint32)
-        issuer_names = tuple(names)
-        issuer_codes = codes if len(names) > 1 else None
+        names, codes = _arrow_issuers(_column(table, "issuer"))
     elif meta.get("issuer"):
-        issuer_names, issuer_codes = (meta["issuer"],), None
+        names, codes = pa.array([meta["issuer"]], pa.large_string()), None
     else:
         raise WireError("no 'issuer' column, and no issuer in the schema metadata", 422, "/issuer")
-    cols = _arrow_serials(table.column("serial").combine_chunks())
-    return StatusRequest(n, now, provenance, issuer_names, issuer_codes, cols.batch(), **cols.malformed())
+    return _request(_arrow_serials(_column(table, "serial")), n, now, provenance, names, codes)
+
+
+def _arrow_issuers(issuers: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    t = issuers.type
+    value_type = t.value_type if pa.types.is_dictionary(t) else t
+    if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+        raise WireError(f"unsupported issuer column type {t} (use strings)", 422, "/issuer")
+    if pa.types.is_dictionary(t) and issuers.dictionary.null_count:
+        issuers = issuers.dictionary_decode()
+    if issuers.null_count:
+        row = issuers.is_null().index(True).as_py()
+        raise WireError("missing (null) issuer", 422, f"/issuer/{row}")
+    if not pa.types.is_dictionary(issuers.type):
+        import pyarrow.compute as pc
+
+        issuers = pc.dictionary_encode(issuers)
+    names = issuers.dictionary.cast(pa.large_string())
+    if len(names) == 1:
+        return names, None
+    return names, issuers.indices.to_numpy(zero_copy_only=False).astype(np.uint32, copy=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,14 +414,39 @@ def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> S
 
 
 _STATUS_DICT = pa.array(WIRE_STATUSES)
+_UNKNOWN_DETAIL = "the issuer is not in this store's trust store (name a CA key by its alias or key identifier)"
 
 
-def _details(request: StatusRequest) -> list[str]:
-    return [_DETAILS[c].format(a) for c, a in zip(request.malformed_codes.tolist(), request.malformed_args.tolist())]
+class _Issuers:
+    """A store's issuer aliases and key identifiers, as the Rust core matches names to them."""
+
+    def __init__(self, store: "Store") -> None:
+        t = store.issuer_table
+        self.aliases = [a.encode() for a in t.column("alias").to_pylist()]
+        self.key_ids = [k.encode() for k in t.column("key_id").to_pylist()]
+
+
+_ISSUERS: "weakref.WeakKeyDictionary[Store, _Issuers]" = weakref.WeakKeyDictionary()
+
+
+def _issuer_rows(store: "Store", names: pa.Array) -> np.ndarray:
+    """Each distinct issuer name's row in the store (65535: not in its trust store)."""
+    known = _ISSUERS.get(store)
+    if known is None:
+        known = _ISSUERS[store] = _Issuers(store)
+    rows = np.frombuffer(_core.wire_map_issuers(_string_tuple(names), known.aliases, known.key_ids), np.uint16).copy()
+    for k in np.flatnonzero(rows == _core.WIRE_ASK_CALLER).tolist():  # non-ASCII names only
+        i = store.issuer_index(names[k].as_py())
+        rows[k] = _UNKNOWN_ISSUER if i is None else i
+    return rows
+
+
+def _chunk(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def check_status(store: "Store", request: StatusRequest, *, now: Any = None) -> StatusResult:
-    """Checks every item of ``request`` against ``store``.
+    """Checks every item of ``request`` against ``store`` (one batch lookup on all cores).
 
     Freshness is judged at ``now`` if given (the caller's clock), else at the request's own
     ``now``, else at the current time. Items of an issuer the trust store lacks are
@@ -598,75 +454,101 @@ def check_status(store: "Store", request: StatusRequest, *, now: Any = None) -> 
     """
     n = request.n
     when = to_epoch(now if now is not None else request.now)
-    index = np.array(
-        [_UNKNOWN_ISSUER if (i := store.issuer_index(name)) is None else i for name in request.issuer_names], np.uint16
-    )
+    index = _issuer_rows(store, request.issuer_names)
+    bad = request.malformed_rows
     if request.issuer_codes is None:
-        rows: Any = int(index[0]) if len(index) else _UNKNOWN_ISSUER
+        rows: Any = int(index[0])
+        if len(bad):
+            rows = np.full(n, rows, np.uint16)
     else:
         rows = index[request.issuer_codes]
-    bad = request.malformed_rows
     if len(bad):
-        rows = np.full(n, rows, np.uint16) if isinstance(rows, int) else rows.copy()
-        rows[bad] = _UNKNOWN_ISSUER
+        rows[bad] = _UNKNOWN_ISSUER  # a cheap lookup; the row's status is set below
     checked = store.check_normalized(request.serials, rows, when, request.provenance)
-    status = checked.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int8)
+    store_status = _chunk(checked.column("status"))
+    status = np.frombuffer(store_status.indices.buffers()[1], np.int8, n, store_status.indices.offset).copy()
     status[bad] = _MALFORMED
-    # Serials: canonical hex, or the text as sent for malformed items.
-    serial = to_hex(request.serials).to_pylist()
-    text = request.malformed_text.to_pylist()
-    for k, row in enumerate(bad.tolist()):
-        serial[row] = text[k]
-    detail: list[str | None] = [None] * n
-    for row, d in zip(bad.tolist(), _details(request)):
-        detail[row] = d
-    issuer_col = request.issuer
-    issuer_list = issuer_col.to_pylist()
-    for row in np.flatnonzero(status == _UNKNOWN).tolist():
-        name = issuer_list[row]
-        shown = name if len(name) <= 64 else name[:61] + "..."
-        detail[row] = f"issuer {shown!r} is not in the trust store"
+    offsets, data, validity = _core.wire_serial_text(
+        request.serials.short,
+        request.serials.long_rows,
+        np.ascontiguousarray(request.serials.long_keys),
+        bad,
+        *_text_buffers(request.malformed_text),
+    )
+    serial = _large_strings(n, offsets, data, validity)
+    counts_array = np.bincount(status, minlength=len(WIRE_STATUSES))
     columns = {
-        "serial": pa.array(serial, pa.large_string()),
-        "issuer": issuer_col,
-        "status": pa.DictionaryArray.from_arrays(pa.array(status), _STATUS_DICT),
-        "reason": checked.column("reason").combine_chunks(),
-        "revocation_date": checked.column("revocation_date").combine_chunks(),
-        "detail": pa.array(detail, pa.string()),
+        "serial": serial,
+        "issuer": request.issuer,
+        "status": pa.DictionaryArray.from_arrays(pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(status)]), _STATUS_DICT),
+        "reason": _chunk(checked.column("reason")),
+        "revocation_date": _chunk(checked.column("revocation_date")),
+        "detail": _detail_column(request, status, int(counts_array[_UNKNOWN])),
     }
     if request.provenance:
         for name in ("partition", "crl_number", "this_update", "next_update"):
-            columns[name] = checked.column(name).combine_chunks()
-    counts = {s: int(c) for s, c in zip(WIRE_STATUSES, np.bincount(status, minlength=len(WIRE_STATUSES)).tolist())}
+            columns[name] = _chunk(checked.column(name))
+    counts = dict(zip(WIRE_STATUSES, counts_array.tolist()))
     checked_at = iso(when) or ""
     metadata = {"generation": str(store.generation), "checked_at": checked_at}
-    table = pa.RecordBatch.from_pydict(columns).replace_schema_metadata(metadata)
+    table = pa.RecordBatch.from_arrays(list(columns.values()), names=list(columns)).replace_schema_metadata(metadata)
     return StatusResult(table, counts, store.generation, checked_at, request)
 
 
+def _text_buffers(text: pa.Array) -> tuple:
+    validity, offsets, data = text.buffers()[:3]
+    return offsets, data if data is not None else b"", validity if text.null_count else None
+
+
+def _detail_column(request: StatusRequest, status: np.ndarray, unknown: int) -> pa.Array:
+    """Why, for malformed and unknown rows (null elsewhere): a dictionary of the few distinct
+    texts."""
+    n = request.n
+    bad = request.malformed_rows
+    if not len(bad) and not unknown:
+        return pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+    pairs = request.malformed_codes.astype(np.uint64) << np.uint64(32) | request.malformed_args.astype(np.uint64)
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    texts = [_UNKNOWN_DETAIL] + [_DETAILS[int(p) >> 32].format(int(p) & 0xFFFFFFFF) for p in distinct.tolist()]
+    indices = np.zeros(n, np.int32)
+    indices[bad] = 1 + inverse.astype(np.int32).reshape(-1)
+    valid = status >= _UNKNOWN
+    return pa.DictionaryArray.from_arrays(pa.array(indices, mask=~valid), pa.array(texts, pa.string()))
+
+
 # --------------------------------------------------------------------------------------------
-# Responses
+# Encoding
 
 
-def _json_value(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value
+def _field(name: str, array: pa.Array) -> tuple:
+    """How the Rust renderer reads one result column."""
+    t = array.type
+    omit = name == "detail"
+    if pa.types.is_dictionary(t):
+        ix = array.indices
+        values = array.dictionary
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.large_string())
+        validity = ix.buffers()[0] if ix.null_count else None
+        return (name, omit, "dict", (ix.buffers()[1], str(ix.type), validity, ix.offset, _string_tuple(values)))
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return (name, omit, "str", _string_tuple(array))
+    if pa.types.is_timestamp(t):
+        if t.unit != "s":
+            array = array.cast(pa.timestamp("s", tz=t.tz))
+        validity, values = array.buffers()[:2]
+        return (name, omit, "time", (values, validity if array.null_count else None, array.offset))
+    raise TypeError(f"{name}: a {t} column cannot be rendered as JSON here")
 
 
 def encode_status_json(result: StatusResult) -> bytes:
     """The JSON response body: ``{"generation", "checked_at", "results": [...]}`` (see the
-    module docstring); ``detail`` appears on the items that have one."""
-    results = []
-    for row in result.table.to_pylist():
-        item = {}
-        for key, value in row.items():
-            if key == "detail" and value is None:
-                continue
-            item[key] = _json_value(value)
-        results.append(item)
-    doc = {"generation": result.generation, "checked_at": result.checked_at, "results": results}
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    module docstring); ``detail`` appears on the items that have one. Rendered in Rust
+    straight from the result columns into one buffer, on all cores for big batches."""
+    table = result.table
+    header = b'{"generation":%d,"checked_at":%s,"results":[' % (result.generation, json.dumps(result.checked_at).encode())
+    fields = [_field(name, table.column(i)) for i, name in enumerate(table.schema.names)]
+    return _core.wire_render_json(header, b"]}", table.num_rows, fields)
 
 
 def encode_status_arrow(result: StatusResult) -> bytes:
@@ -676,4 +558,3 @@ def encode_status_arrow(result: StatusResult) -> bytes:
     with pa.ipc.new_stream(sink, result.table.schema) as writer:
         writer.write_batch(result.table)
     return sink.getvalue().to_pybytes()
-

@@ -21,6 +21,10 @@
 //! - [`check`]: batch status checks; [`diff`]: what changed between two snapshots.
 //! - [`digest`]: file checksums; [`mem`]: large buffers.
 //!
+//! On the wire:
+//! - [`wire`]: batch status requests (a JSON scanner for the two request shapes, lenient serial
+//!   columns) and JSON responses rendered from result columns.
+//!
 //! Behind the `synth` feature, [`synth`](crate::synth) makes synthetic data (signed CRLs, RSA keys and
 //! signatures) for `jpki-fast synth`, tests and benchmarks; nothing on a production path uses it.
 
@@ -53,3 +57,4 @@ pub mod synth;
 pub mod time;
 pub mod trust;
 pub mod validate;
+pub mod wire;

@@ -15,6 +15,7 @@ mod serials;
 mod snapshot;
 #[cfg(feature = "synth")]
 mod synth;
+mod wire;
 
 /// The text form of a DER-encoded X.500 Name, exactly as CRL issuers and partitions are named.
 #[pyfunction]
@@ -78,6 +79,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_SERIAL_OCTETS", jpki_fast_core::serial::MAX_SERIAL_OCTETS)?;
     m.add("STATUSES", jpki_fast_core::check::Status::ALL.map(jpki_fast_core::check::Status::name).to_vec())?;
     certs::register(m)?;
+    wire::register(m)?;
     #[cfg(feature = "synth")]
     synth::register(m)?;
     Ok(())
