@@ -10,9 +10,9 @@ DEMO   ?= demo-data
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
-RUST_SOURCES := $(shell find rust -name '*.rs') Cargo.toml Cargo.lock pyproject.toml
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow demo bench bench-peers clean
+.PHONY: all venv build test test-rust test-python test-slow lint lint-rust lint-python demo bench bench-peers clean
 
 all: build
 
@@ -34,14 +34,26 @@ build: $(BUILT)
 
 test: test-rust test-python
 
+# The core crate's tests and doctests, synth included; no libpython needed.
 test-rust:
-	cargo test --release -q
+	cargo test --release -q -p jpki-fast-core --all-features
 
 test-python: $(BUILT)
 	$(PY) -m pytest -q -m "not slow"
 
 test-slow: $(BUILT)
 	$(PY) -m pytest -q -m slow
+
+# What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
+# (rules in pyproject.toml) on every Python file.
+lint: lint-rust lint-python
+
+lint-rust:
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo fmt --all --check
+
+lint-python: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 demo: $(BUILT)
 	$(PY) -m jpki_fast.demo $(DEMO)

@@ -36,6 +36,7 @@ import os
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,8 @@ def workload(store: jpki_fast.Store, n: int, seed: int) -> dict:
     entries = {i: store.entries(i).column("serial").to_numpy() for i in ISSUERS}
     issuer_of = rng.integers(0, 2, n)
     revoked = rng.random(n) < 0.05
-    values = np.where(rng.random(n) < 0.5, rng.integers(1, 2**63, n, dtype=np.uint64), rng.integers(0x05000000, 0x05FFFFFF, n, dtype=np.uint64))
+    random64 = rng.integers(1, 2**63, n, dtype=np.uint64)
+    values = np.where(rng.random(n) < 0.5, random64, rng.integers(0x05000000, 0x05FFFFFF, n, dtype=np.uint64))
     for k, name in enumerate(ISSUERS):
         sel = revoked & (issuer_of == k)
         values[sel] = rng.choice(entries[name], int(sel.sum()))
@@ -113,10 +115,8 @@ def naive(body: bytes, index: dict) -> bytes:
 
     doc = orjson.loads(body)
     results = []
-    if "items" in doc:
-        pairs = ((it["issuer"], it["serial"]) for it in doc["items"])
-    else:
-        pairs = ((doc["issuer"], s) for s in doc["serials"])
+    items = doc.get("items")
+    pairs = ((it["issuer"], it["serial"]) for it in items) if items is not None else ((doc["issuer"], s) for s in doc["serials"])
     for issuer, serial in pairs:
         hit = index.get((issuer, int(serial, 16)))
         if hit is None:
@@ -163,36 +163,31 @@ def verify(store: jpki_fast.Store, w: dict, b: dict, index: dict) -> None:
     assert naive_status == want, "the naive peer agrees (every partition is fresh at NOW)"
 
 
+def measure_codec(runs: int, store: jpki_fast.Store, body: bytes, decode, encode) -> dict:
+    """Each phase of one codec on one body, and the whole of it (bytes in to bytes out)."""
+    req = decode(body)
+    res = wire.check_status(store, req)
+    return {
+        "decode": median_time(runs, partial(decode, body)),
+        "check": median_time(runs, partial(wire.check_status, store, req)),
+        "encode": median_time(runs, partial(encode, res)),
+        "total": median_time(runs, lambda: encode(wire.check_status(store, decode(body)))),
+        "response_bytes": len(encode(res)),
+    }
+
+
 def measure(store: jpki_fast.Store, n: int, runs: int, index: dict) -> dict:
     w = workload(store, n, seed=n)
     b = bodies(w)
     verify(store, w, b, index)
     out: dict = {"n": n, "bytes": {k: len(v) for k, v in b.items()}}
-    for shape in ("json_single", "json_items"):
-        body = b[shape]
-        req = wire.decode_status_json(body)
-        res = wire.check_status(store, req)
-        out[shape] = {
-            "decode": median_time(runs, lambda: wire.decode_status_json(body)),
-            "check": median_time(runs, lambda: wire.check_status(store, req)),
-            "encode": median_time(runs, lambda: wire.encode_status_json(res)),
-            "total": median_time(runs, lambda: ours_json(body, store)),
-            "response_bytes": len(wire.encode_status_json(res)),
-        }
-    for shape in ("arrow_hex", "arrow_u64"):
-        body = b[shape]
-        req = wire.decode_status_arrow(body)
-        res = wire.check_status(store, req)
-        out[shape] = {
-            "decode": median_time(runs, lambda: wire.decode_status_arrow(body)),
-            "check": median_time(runs, lambda: wire.check_status(store, req)),
-            "encode": median_time(runs, lambda: wire.encode_status_arrow(res)),
-            "total": median_time(runs, lambda: ours_arrow(body, store)),
-            "response_bytes": len(wire.encode_status_arrow(res)),
-        }
+    codecs = {"json": (wire.decode_status_json, wire.encode_status_json), "arrow": (wire.decode_status_arrow, wire.encode_status_arrow)}
+    for shape in ("json_single", "json_items", "arrow_hex", "arrow_u64"):
+        decode, encode = codecs[shape.split("_")[0]]
+        out[shape] = measure_codec(runs, store, b[shape], decode, encode)
     peer_runs = max(1, min(runs, 5 if n <= 100_000 else 2))
-    out["naive"] = {s: median_time(peer_runs, lambda: naive(b[s], index)) for s in ("json_single", "json_items")}
-    out["orjson_arrow"] = {s: median_time(peer_runs, lambda: orjson_arrow(b[s], store)) for s in ("json_single", "json_items")}
+    out["naive"] = {s: median_time(peer_runs, partial(naive, b[s], index)) for s in ("json_single", "json_items")}
+    out["orjson_arrow"] = {s: median_time(peer_runs, partial(orjson_arrow, b[s], store)) for s in ("json_single", "json_items")}
     return out
 
 
@@ -214,7 +209,12 @@ def report(m: str, results: list[dict], load_before: str, load_after: str, commi
         "| body | serials | decode | check | encode | total | rate | naive peer | orjson + Arrow | vs naive |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    names = {"json_single": "JSON `{issuer, serials}`", "json_items": "JSON `{items}` (2 issuers)", "arrow_hex": "Arrow IPC, hex strings", "arrow_u64": "Arrow IPC, uint64"}
+    names = {
+        "json_single": "JSON `{issuer, serials}`",
+        "json_items": "JSON `{items}` (2 issuers)",
+        "arrow_hex": "Arrow IPC, hex strings",
+        "arrow_u64": "Arrow IPC, uint64",
+    }
     for r in results:
         n = r["n"]
         for shape in ("json_single", "json_items", "arrow_hex", "arrow_u64"):

@@ -42,7 +42,7 @@ def daily(entries: int = 10_000_000, partitions: int = 1900) -> Path:
 def _read_key(path: Path):
     from cryptography.hazmat.primitives import serialization
 
-    pem = b"".join(l + b"\n" for l in path.read_bytes().splitlines() if not l.startswith(b"#"))
+    pem = b"".join(line + b"\n" for line in path.read_bytes().splitlines() if not line.startswith(b"#"))
     return serialization.load_pem_private_key(pem, password=None)
 
 

@@ -89,7 +89,7 @@ def measure_ingest(trust: Path, crls: Path, work: Path, runs: int) -> dict:
     """`runs` ingests into empty stores, as a whole command and in process (medians). The last
     in-process store is left at work/store-py-last."""
     cli, in_proc = [], []
-    for i in range(runs):
+    for _ in range(runs):
         store = work / "store-cli"
         cli.append(timed([JPKI, "ingest", "--trust", str(trust), "--crls", str(crls), "--store", str(store), "--now", datasets.NOW]))
         shutil.rmtree(store)

@@ -44,7 +44,9 @@ def test_one_login(benchmark, logins):
 
 def test_check_certificates(benchmark, logins):
     store, certs, _, _ = logins
-    out = benchmark.pedantic(store.check_certificates, args=(certs,), kwargs={"now": datasets.NOW, "purpose": "login"}, rounds=5, iterations=1)
+    out = benchmark.pedantic(
+        store.check_certificates, args=(certs,), kwargs={"now": datasets.NOW, "purpose": "login"}, rounds=5, iterations=1
+    )
     assert out.num_rows == ROWS
 
 

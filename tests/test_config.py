@@ -154,7 +154,11 @@ def source(url="https://crl.example.jp/a.crl", path="a.crl") -> str:
         (config_text(sources=source(path="auth\\\\a.crl")), "sources[0].path", "backslashes"),
         (config_text(sources=source() + source(url="https://mirror.example/a.crl")), "sources[1].path", "also the path of sources[0]"),
         (config_text(sources='[[sources]]\nurl = "https://h.example/a.crl"\n'), "sources[0].path", "missing"),
-        (config_text(sources='[[sources]]\nurl = "https://h.example/a.crl"\npath = "a.crl"\nname = "x"\n'), "sources[0].name", "unknown key"),
+        (
+            config_text(sources='[[sources]]\nurl = "https://h.example/a.crl"\npath = "a.crl"\nname = "x"\n'),
+            "sources[0].name",
+            "unknown key",
+        ),
         ("sources = 3\n" + config_text(sources=""), "sources", "array of tables"),
         (config_text('sources_file = "missing.csv"'), "fetch.sources_file", "cannot read"),
         ("[store\npath = 's'", "", "not valid TOML"),

@@ -66,35 +66,122 @@ def ingest_cmd(path, store_dir, now):
     ]
 
 
-def test_sigkill_at_random_points_never_damages_the_store(days, tmp_path):
-    store_dir = tmp_path / "store"
+class Interrupter:
+    """Runs commands and SIGKILLs each at a random moment up to 1.3 times its expected run time
+    (so about one run in four completes), the expectation being the last completed run's
+    duration: a machine busier or quieter than at the start still gets its runs interrupted."""
+
+    def __init__(self, seed: int, expected: float) -> None:
+        self.rng = random.Random(seed)
+        self.expected = expected
+        self.kills = 0
+
+    def run(self, cmd) -> bool:
+        """True when the command ran to its end, False when it was killed."""
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kill_at = started + self.rng.uniform(0.0, self.expected * 1.3)
+        while time.monotonic() < kill_at:
+            if proc.poll() is not None:
+                self.expected = time.monotonic() - started
+                return proc.returncode == 0
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        self.kills += 1
+        return False
+
+
+def first_day(days, store_dir) -> float:
+    """Ingests day 0 uninterrupted; returns how long that took."""
     path, now = days[0]
     t0 = time.monotonic()
-    subprocess.run(ingest_cmd(path, store_dir, now), check=True, capture_output=True, timeout=120)
-    duration = time.monotonic() - t0
+    subprocess.run(ingest_cmd(path, store_dir, now), check=True, capture_output=True, timeout=600)
     assert assert_store_matches_a_day(store_dir, days) == 0
+    return time.monotonic() - t0
 
-    rng = random.Random(2026)
-    target, kills, completed = 1, 0, 0
+
+def test_sigkill_at_random_points_never_damages_the_store(days, tmp_path):
+    store_dir = tmp_path / "store"
+    kill = Interrupter(2026, first_day(days, store_dir))
+    target = 1
     deadline = time.monotonic() + 90  # bounded, whatever the machine's speed
     while target < DAYS and time.monotonic() < deadline:
         path, now = days[target]
-        proc = subprocess.Popen(ingest_cmd(path, store_dir, now), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.0, duration * 1.2))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=60)
+        kill.run(ingest_cmd(path, store_dir, now))
         day = assert_store_matches_a_day(store_dir, days)
         assert day in (target - 1, target)
         if day == target:
-            completed += 1
             target += 1
         assert read_current(store_dir) == open_store(store_dir).generation
-    assert kills >= 3, "the runs were too short to be interrupted"
+    assert kill.kills >= 3, "the runs were too short to be interrupted"
     # Whatever was interrupted, a final uninterrupted run completes the sequence.
     for d in range(target, DAYS):
         path, now = days[d]
         subprocess.run(ingest_cmd(path, store_dir, now), check=True, capture_output=True, timeout=120)
     assert assert_store_matches_a_day(store_dir, days) == DAYS - 1
     assert not list((store_dir / "staging").iterdir())
+
+
+LONG_DAYS = 6
+
+
+@pytest.fixture(scope="module")
+def long_days(tmp_path_factory):
+    """Six days of 300,000 entries in 2 x 400 partitions: runs long enough that kills land in
+    every phase (verify, build, write, fsync, rename, publish, prune)."""
+    root = tmp_path_factory.mktemp("long-days")
+    out = []
+    for d in range(LONG_DAYS):
+        now = START + dt.timedelta(days=d)
+        path = root / f"day{d}"
+        synth.generate(path, entries=300_000 + 5_000 * d, partitions=400, seed=0, now=now,
+                       ca_from=None if d == 0 else root / "day0", certs=0)
+        out.append((path, now))
+    return out
+
+
+def links_cmd(store_dir, link_file):
+    return [sys.executable, "-m", "jpki_fast.cli", "links", "import", "--store", str(store_dir), str(link_file)]
+
+
+@pytest.mark.slow
+def test_a_long_sigkill_loop_over_ingests_and_link_imports_never_damages_the_store(long_days, tmp_path):
+    """Minutes of kills, at random moments, of the nightly ingest and of serial-link imports
+    (which publish a generation that shares the revocation data): after each, the store opens
+    and answers exactly as the last completed publish, with every link imported so far."""
+    store_dir = tmp_path / "store"
+    kill = Interrupter(9, first_day(long_days, store_dir))
+    link_kill = Interrupter(10, kill.expected / 4)
+    imported: dict[str, str] = {}  # old serial -> new serial, as published
+    target, attempt = 1, 0
+    deadline = time.monotonic() + 100
+    while target < LONG_DAYS and time.monotonic() < deadline:
+        attempt += 1
+        if attempt % 3 == 0:  # a links import: one new renewal each time
+            old, new = f"{0x05F00000 + 2 * attempt:08X}", f"{0x05F00001 + 2 * attempt:08X}"
+            link_file = tmp_path / f"links-{attempt}.csv"
+            link_file.write_text(f"issuer,old_serial,new_serial\nauth_ca_2023,{old},{new}\n")
+            before = open_store(store_dir).links().num_rows
+            link_kill.run(links_cmd(store_dir, link_file))
+            links = open_store(store_dir).links()
+            assert links.num_rows in (before, before + 1)
+            if links.num_rows == before + 1:
+                imported[old] = new
+        else:
+            path, now = long_days[target]
+            kill.run(ingest_cmd(path, store_dir, now))
+        day = assert_store_matches_a_day(store_dir, long_days)
+        assert day in (target - 1, target)
+        target += day == target
+        store = open_store(store_dir)
+        assert read_current(store_dir) == store.generation
+        assert dict(zip(*store.links().select(["old_serial", "new_serial"]).to_pydict().values())) == imported
+    assert kill.kills >= 5 and link_kill.kills >= 2, (kill.kills, link_kill.kills)
+    for d in range(target, LONG_DAYS):
+        path, now = long_days[d]
+        subprocess.run(ingest_cmd(path, store_dir, now), check=True, capture_output=True, timeout=600)
+    assert assert_store_matches_a_day(store_dir, long_days) == LONG_DAYS - 1
+    assert open_store(store_dir).latest_serial(list(imported), "auth_ca_2023").to_pylist() == list(imported.values())
+    assert not list((store_dir / "staging").iterdir())
+    assert not [p for p in (store_dir / "generations").iterdir() if int(p.name) > read_current(store_dir)]

@@ -72,7 +72,9 @@ def test_missing_partition_keeps_its_crl_and_turns_stale_after_next_update(day1,
     day1.write_crl("A.crl", make_crl(auth_ca, [(1, days_ago(3), R.superseded, None)], partition="A", number=11,
                                      this_update=next_day - dt.timedelta(hours=1)))
     summary = ingest(day1.trust, day1.crls, day1.store, now=next_day)
-    assert [m["name"] for m in summary.missing] == ["C=JP, O=JPKI, OU=JPKI for user authentication, OU=CRL Distribution Points, OU=Hokkaido, CN=B CRLDP"]
+    assert [m["name"] for m in summary.missing] == [
+        "C=JP, O=JPKI, OU=JPKI for user authentication, OU=CRL Distribution Points, OU=Hokkaido, CN=B CRLDP"
+    ]
     assert summary.published
     # B's CRL is still held: serial 2 stays revoked, and good answers hold while B is fresh.
     assert status(day1.store, [2, 3], now=next_day) == ["revoked", "good"]
@@ -119,7 +121,8 @@ def test_cli_exit_code_says_whether_anything_was_refused(day1, auth_ca):
 
 
 def test_verify_store_finds_a_flipped_byte_and_rollback_restores_service(day1, auth_ca, capsys):
-    day1.write_crl("A.crl", make_crl(auth_ca, [(1, days_ago(3), R.superseded, None), (9, days_ago(1), None, None)], partition="A", number=11))
+    day1_entries = [(1, days_ago(3), R.superseded, None), (9, days_ago(1), None, None)]
+    day1.write_crl("A.crl", make_crl(auth_ca, day1_entries, partition="A", number=11))
     ingest(day1.trust, day1.crls, day1.store, now=NOW)
     store = open_store(day1.store)
     assert store.generation == 2 and verify_generation(day1.store, 2) == []
@@ -174,7 +177,8 @@ def test_revoked_ca_key_makes_everything_it_issued_revoked(ws, auth_ca, auth_ca_
                                          partition=None, number=1, only_ca_certs=True))
     ingest(ws.trust, ws.crls, ws.store, now=NOW)
     store = open_store(ws.store)
-    assert store.revoked_issuers() == {"auth_ca_2019": {"revocation_date": days_ago(2).strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": "cACompromise"}}
+    revoked_at = days_ago(2).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert store.revoked_issuers() == {"auth_ca_2019": {"revocation_date": revoked_at, "reason": "cACompromise"}}
     out = store.check([1234, 5, 99999], "auth_ca_2019", now=NOW).to_pylist()
     assert [r["status"] for r in out] == ["revoked"] * 3
     assert out[1]["reason"] == "cACompromise" and out[1]["revocation_date"] == days_ago(2)

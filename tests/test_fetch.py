@@ -169,7 +169,7 @@ def crl(auth_ca) -> Callable[[int], bytes]:
 
 def conf(tmp_path: Path, server: Server, paths, **kw) -> FetchConfig:
     """A fetch config for sources named by server path; each is saved under the same name."""
-    defaults = dict(timeout=5.0, deadline=30.0, retries=0, backoff=0.0)
+    defaults = {"timeout": 5.0, "deadline": 30.0, "retries": 0, "backoff": 0.0}
     defaults.update(kw)
     sources = tuple(Source(server.url(p), p.lstrip("/")) for p in paths)
     return FetchConfig(directory=tmp_path / "crls", sources=sources, **defaults)
@@ -778,7 +778,8 @@ def test_update_config_end_to_end_fetch_then_ingest(tmp_path, server, auth_ca, w
     names = ["Sapporo-shi-Minami-ku", "Sapporo-shi-Kita-ku"]
     lines = ["url,path"]
     for i, name in enumerate(names):
-        server.route(f"/{name}.crl", Reply(200, make_crl(auth_ca, [(0x0100 + i, NOW - dt.timedelta(days=1), None, None)], partition=name, number=7)))
+        crl = make_crl(auth_ca, [(0x0100 + i, NOW - dt.timedelta(days=1), None, None)], partition=name, number=7)
+        server.route(f"/{name}.crl", Reply(200, crl))
         lines.append(f"{server.url(f'/{name}.crl')},auth/Hokkaido/{name}.crl")
     (tmp_path / "sources.csv").write_text("\n".join(lines) + "\n")
     (tmp_path / "update.toml").write_text(

@@ -182,7 +182,10 @@ def test_duplicate_serials_keep_earliest_date_and_are_counted(ws, auth_ca):
     ws.add_ca(auth_ca)
     ws.write_crl(
         "a.crl",
-        make_crl(auth_ca, [(9, days_ago(2), R.superseded, None), (9, days_ago(5), R.certificate_hold, None), (10, days_ago(1), None, None)]),
+        make_crl(
+            auth_ca,
+            [(9, days_ago(2), R.superseded, None), (9, days_ago(5), R.certificate_hold, None), (10, days_ago(1), None, None)],
+        ),
     )
     summary = ingest(ws.trust, ws.crls, ws.store, now=NOW)
     assert summary.duplicates == 1
@@ -343,9 +346,8 @@ def test_store_is_locked_against_concurrent_writers(ws, auth_ca):
 
     ws.add_ca(auth_ca)
     ws.write_crl("a.crl", make_crl(auth_ca, []))
-    with store_lock(ws.store):
-        with pytest.raises(jpki_fast.StoreError, match="lock"):
-            ingest(ws.trust, ws.crls, ws.store, now=NOW)
+    with store_lock(ws.store), pytest.raises(jpki_fast.StoreError, match="lock"):
+        ingest(ws.trust, ws.crls, ws.store, now=NOW)
 
 
 def test_summary_text_and_json(ws, auth_ca):

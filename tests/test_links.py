@@ -81,12 +81,14 @@ def test_cycle_across_two_imports_is_refused(store_dir, tmp_path):
 
 def test_parquet_links_and_cli(store_dir, tmp_path, capsys):
     f = tmp_path / "l.parquet"
-    pq.write_table(pa.table({"issuer": ["auth_ca_2023"], "old_serial": pa.array([10], pa.uint64()), "new_serial": pa.array([12], pa.uint64())}), f)
+    links = {"issuer": ["auth_ca_2023"], "old_serial": pa.array([10], pa.uint64()), "new_serial": pa.array([12], pa.uint64())}
+    pq.write_table(pa.table(links), f)
     assert main(["links", "import", "--store", str(store_dir), str(f)]) == 0
     capsys.readouterr()
     assert main(["links", "latest", "--store", str(store_dir), "--issuer", "auth_ca_2023", "0A"]) == 0
     assert '"latest_serial": "0C"' in capsys.readouterr().out
-    assert main(["check", "--store", str(store_dir), "--issuer", "auth_ca_2023", "0A", "--follow-links", "--now", "2026-11-26T00:00:00Z"]) == 0
+    args = ["check", "--store", str(store_dir), "--issuer", "auth_ca_2023", "0A", "--follow-links", "--now", "2026-11-26T00:00:00Z"]
+    assert main(args) == 0
     assert '"latest_serial":"0C"' in capsys.readouterr().out
     bad = tmp_path / "bad.csv"
     bad.write_text("issuer,old\nx,1\n")

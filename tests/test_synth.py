@@ -21,11 +21,11 @@ from jpki_fast.synth import cli as synth_cli
 from jpki_fast.synth import municipalities as synth_municipalities
 from jpki_fast.synth import names as synth_names
 from jpki_fast.synth import values as synth_values
+from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vectors/jpki)
 
 NOW = "2026-11-26T00:00:00Z"
 NOW_S = int(dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc).timestamp())
 UTC = dt.timezone.utc
-from conftest import FIXTURES as REAL_FIXTURES  # the real JPKI roots (tests/vectors/jpki)
 
 
 @pytest.fixture(scope="module")
@@ -488,3 +488,29 @@ def test_add_parser_plugs_into_a_main_cli(tmp_path, dataset):
     assert args.func(args) == 0
     assert synth.read_truth(tmp_path / "d").num_rows == 10
 
+
+
+@pytest.mark.parametrize("layout", ["clustered", "random"])
+def test_other_serial_layouts_spread_over_the_serial_space_and_stay_exact(dataset, tmp_path, layout):
+    """Clustered and random serials (8 octets) leave the sequential range, stay distinct and
+    fully listed, and the good certificates of such a dataset are on no CRL."""
+    out = tmp_path / layout
+    summary = synth.generate(out, entries=3000, partitions=3, serial_bytes=8, now=NOW, ca_from=dataset, certs=8,
+                             cert_keys=1, serials=layout)
+    assert summary["serials"] == layout
+    truth = synth.read_truth(out)
+    serials = [int(s, 16) for s in truth.column("serial").to_pylist()]
+    assert len(set(serials)) == len(serials) == 3000
+    assert all(len(s) == 16 for s in truth.column("serial").to_pylist())
+    sign = sorted(s for s, i in zip(serials, truth.column("issuer").to_pylist()) if i == "sign_ca_2023")
+    assert sign[-1] - (0x03 << 56) > 1 << 40  # far beyond the 3x range from the base the sequential layout uses
+    listed = set(serials)
+    certs = synth.read_certs(out)
+    for serial, revoked in zip(certs.column("serial").to_pylist(), certs.column("revoked").to_pylist()):
+        assert (int(serial, 16) in listed) == revoked
+    assert certs.num_rows == 8
+
+
+def test_an_unknown_serial_layout_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="serials must be one of sequential, clustered, random"):
+        synth.generate(tmp_path / "x", entries=10, partitions=1, now=NOW, certs=0, serials="zigzag")

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import random
 
-import numpy as np
 import pyarrow as pa
 import pytest
 from cryptography import x509
@@ -155,7 +154,10 @@ def test_serial_lengths_1_20_21_octets(store):
 
 
 def test_escaped_strings_and_whitespace(store):
-    raw = b'\xef\xbb\xbf {"serials" : [ "\\u0030\\u0035\\u0034CFCD8" , "\\u00e9" ]\n, "issuer":"auth_\\u0063a_2023", "now":"2026-11-26T00:00:00Z"} \n'
+    raw = (
+        b'\xef\xbb\xbf {"serials" : [ "\\u0030\\u0035\\u0034CFCD8" , "\\u00e9" ]\n,'
+        b' "issuer":"auth_\\u0063a_2023", "now":"2026-11-26T00:00:00Z"} \n'
+    )
     _, doc = run_json(store, raw)
     assert [r["status"] for r in doc["results"]] == ["revoked", "malformed"]
     assert doc["results"][0]["issuer"] == "auth_ca_2023"
@@ -422,7 +424,12 @@ def test_arrow_many_batches_and_limits(store):
         (lambda: ipc(pa.table({"issuer": ["a", None], "serial": ["01", "02"]})), 422, "/issuer/1", "missing (null) issuer"),
         (lambda: ipc(pa.table({"issuer": ["a"], "serial": [1.5]})), 422, "/serial", "unsupported serial column type"),
         (lambda: ipc(pa.table({"issuer": pa.array([], pa.string()), "serial": pa.array([], pa.string())})), 422, "body", "empty batch"),
-        (lambda: ipc(pa.table({"issuer": ["a"], "serial": ["01"]}).replace_schema_metadata({"now": "soon"})), 422, "schema metadata: now", "ISO 8601"),
+        (
+            lambda: ipc(pa.table({"issuer": ["a"], "serial": ["01"]}).replace_schema_metadata({"now": "soon"})),
+            422,
+            "schema metadata: now",
+            "ISO 8601",
+        ),
     ],
 )
 def test_arrow_bad_bodies(make, status, location, match):

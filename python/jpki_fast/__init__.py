@@ -1,10 +1,15 @@
 """jpki-fast: fast, exact revocation checks for JPKI (公的個人認証サービス) certificates.
 
->>> import jpki_fast                                                      # doctest: +SKIP
->>> jpki_fast.ingest("data/trust", "data/crls", "data/store")           # doctest: +SKIP
->>> store = jpki_fast.open_store("data/store")                           # doctest: +SKIP
->>> store.check(["054CFCD8"], issuer="auth_ca_2023").to_pylist()         # doctest: +SKIP
-[{'status': 'revoked', 'reason': 'superseded', ...}]
+>>> import jpki_fast
+>>> summary = jpki_fast.ingest(data_dir / "trust", data_dir / "crls", tmp / "quickstart", now=NOW)
+>>> summary.published, summary.generation, summary.entries
+(True, 1, 4)
+>>> store = jpki_fast.open_store(tmp / "quickstart")
+>>> table = store.check(["054CFCD8", "05A00001"], issuer="auth_ca_2023", now=NOW)
+>>> table.select(["status", "reason"]).to_pylist()
+[{'status': 'revoked', 'reason': 'superseded'}, {'status': 'good', 'reason': None}]
+>>> str(table.column("revocation_date")[0])
+'2026-01-05 00:00:00+00:00'
 """
 
 from typing import TYPE_CHECKING, Any
@@ -28,7 +33,7 @@ __version__ = "0.1.0"
 
 # The certificate API loads on first use, so that commands which never touch certificates
 # (ingest, check) do not pay for importing it.
-_LAZY = {name: "certs" for name in ("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures")}
+_LAZY = dict.fromkeys(("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures"), "certs")
 
 
 def __getattr__(name: str) -> Any:

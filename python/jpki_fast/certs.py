@@ -62,10 +62,11 @@ The basic 4 facts (name, address, date of birth, sex) of a signing certificate a
 :func:`parse_certificates` gives them only when asked (``personal_data=True``), and
 :class:`BasicFourFacts`' ``repr`` hides them, so that a stray log line cannot leak them.
 
->>> store = jpki_fast.open_store("demo-data/store")                       # doctest: +SKIP
->>> t = store.verify_logins([cert_der], [challenge], [signature])          # doctest: +SKIP
->>> t.column("decision").to_pylist(), t.column("status").to_pylist()      # doctest: +SKIP
-(['allow'], ['good'])
+>>> import jpki_fast
+>>> store = jpki_fast.open_store(store_dir)
+>>> t = store.verify_logins([cert_der, revoked_cert_der], [challenge] * 2, [signature] * 2, now=NOW)
+>>> t.column("decision").to_pylist(), t.column("status").to_pylist()
+(['allow', 'deny'], ['good', 'revoked'])
 """
 
 from __future__ import annotations
@@ -211,7 +212,9 @@ def load_certificates(paths: Sequence[str | Path]) -> tuple[list[bytes], list[tu
     any certificate contributes its raw bytes once (it will be reported ``malformed``).
     Raises FileNotFoundError naming a missing file and ValueError for damaged PEM.
 
-    >>> ders, origins = load_certificates(["card.der"])                   # doctest: +SKIP
+    >>> ders, origins = load_certificates([JPKI_VECTORS / "auth_cert_sample.der"])
+    >>> len(ders), origins[0][1]
+    (1, 0)
     """
     ders: list[bytes] = []
     origins: list[tuple[str, int]] = []
@@ -316,7 +319,7 @@ def parse_certificates(certs: Any, personal_data: bool = False) -> pa.Table:
     ``ca_issuer_urls``, ``unknown_critical_extensions``, ``has_basic_four_facts``; with
     ``personal_data=True`` also ``basic_four_facts`` (struct of :class:`BasicFourFacts`' fields).
 
-    >>> t = parse_certificates([open("tests/vectors/jpki/auth_cert_sample.der", "rb").read()])
+    >>> t = parse_certificates([(JPKI_VECTORS / "auth_cert_sample.der").read_bytes()])
     >>> t.column("serial")[0].as_py(), t.column("ocsp_urls")[0].as_py()
     ('054CFCD8', ['http://ocspauthnorm.jpki.go.jp'])
     """
@@ -338,9 +341,11 @@ def basic_four_facts(cert: Any) -> BasicFourFacts | None:
     None when it carries none (e.g. an authentication certificate). Raises ValueError naming
     the field when the certificate cannot be parsed.
 
-    >>> facts = basic_four_facts(signing_cert_der)                        # doctest: +SKIP
-    >>> facts                                                              # doctest: +SKIP
+    >>> facts = basic_four_facts(signing_cert_der)
+    >>> facts
     BasicFourFacts(<personal data hidden>)
+    >>> facts.sex, facts.date_of_birth
+    ('2', '19800101')
     """
     args, n = _binary(cert, "certificate")
     if n != 1:
@@ -379,10 +384,12 @@ def verify_signatures(
     not usable at all raises ValueError naming the row: a key that does not parse, a digest of
     the wrong length, lengths that differ.
 
-    >>> ok = verify_signatures(cert_der, [b"challenge"], [sig])            # doctest: +SKIP
-    >>> ok = verify_signatures(spki_ders, signatures=sigs, digests=sha256s)  # doctest: +SKIP
-    >>> ok.dtype, ok.tolist()                                             # doctest: +SKIP
-    (dtype('bool'), [True])
+    >>> ok = verify_signatures(cert_der, [challenge, b"tampered"], [signature, signature])
+    >>> ok.dtype, ok.tolist()
+    (dtype('bool'), [True, False])
+    >>> import hashlib
+    >>> verify_signatures([cert_der], signatures=[signature], digests=[hashlib.sha256(challenge).digest()]).tolist()
+    [True]
     """
     if signatures is None:
         raise ValueError("signatures: required")
@@ -570,7 +577,11 @@ def _check(
     to_cert = np.array([_STATUS_INDEX[s] for s in store_names], dtype=np.int8)
     store_code = to_cert[store_status.indices.to_numpy(zero_copy_only=False)] if n else np.empty(0, np.int8)
     revoked = store_code == _STATUS_INDEX["revoked"]
-    status = np.where(final, _OUTCOME_STATUS[outcome], np.where(revoked, _STATUS_INDEX["revoked"], np.where(outcome != _OK, _OUTCOME_STATUS[outcome], store_code)))
+    status = np.where(
+        final,
+        _OUTCOME_STATUS[outcome],
+        np.where(revoked, _STATUS_INDEX["revoked"], np.where(outcome != _OK, _OUTCOME_STATUS[outcome], store_code)),
+    )
 
     detail: list[str | None] = [None] * n
     for row, text in out["details"]:
@@ -640,16 +651,21 @@ def check_certificates(
     ``kind`` (authentication / signing), ``serial`` (canonical hex), ``partition`` (the
     certificate's CRL distribution point), ``not_before``, ``not_after``.
 
-    >>> t = store.check_certificates([der], now="2026-11-26T00:00:00Z")   # doctest: +SKIP
-    >>> t.select(["status", "issuer", "serial"]).to_pylist()               # doctest: +SKIP
-    [{'status': 'good', 'issuer': 'auth_ca_2023', 'serial': '054CFCD8'}]
+    >>> t = check_certificates(store, [cert_der, revoked_cert_der, b"not DER"], now=NOW)
+    >>> t.select(["status", "issuer", "serial"]).to_pylist()
+    [{'status': 'good', 'issuer': 'auth_ca_2023', 'serial': '05A00001'},
+     {'status': 'revoked', 'issuer': 'auth_ca_2023', 'serial': '054CFCD8'},
+     {'status': 'malformed', 'issuer': None, 'serial': None}]
     """
     table, _ = _check(store, certs, now, purpose, allow_test_hierarchy, provenance)
     return table
 
 
 def _with_decision(table: pa.Table, signature_valid: np.ndarray, what: str) -> pa.Table:
-    good = (table.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False) == _STATUS_INDEX["good"]) if table.num_rows else np.zeros(0, bool)
+    if table.num_rows:
+        good = table.column("status").combine_chunks().indices.to_numpy(zero_copy_only=False) == _STATUS_INDEX["good"]
+    else:
+        good = np.zeros(0, bool)
     allow = good & signature_valid
     detail = table.column("detail").to_pylist()
     for row in np.flatnonzero(good & ~signature_valid).tolist():
@@ -678,9 +694,9 @@ def verify_logins(
     Lengths must agree (ValueError naming them); a certificate that cannot be read is a
     ``malformed`` row, a signature that does not verify a ``deny``.
 
-    >>> t = store.verify_logins([cert], [challenge], [signature])          # doctest: +SKIP
-    >>> t.column("decision").to_pylist()                                   # doctest: +SKIP
-    ['allow']
+    >>> t = verify_logins(store, [cert_der, cert_der, signing_cert_der], [challenge] * 3, [signature, b"forged", signature], now=NOW)
+    >>> t.column("decision").to_pylist(), t.column("status").to_pylist()
+    (['allow', 'deny', 'deny'], ['good', 'good', 'wrong_usage'])
     """
     signed = {"name": "challenges", "messages": challenges, "signatures": signatures, "hash": hash}
     table, valid = _check(store, certs, now, "login", allow_test_hierarchy, provenance, signed)
@@ -706,8 +722,14 @@ def verify_signed_documents(
 
     Columns as :func:`verify_logins`.
 
-    >>> t = store.verify_signed_documents([cert], [pdf_bytes], [sig])      # doctest: +SKIP
-    >>> t = store.verify_signed_documents([cert], signatures=[sig], digests=[sha256])  # doctest: +SKIP
+    >>> t = verify_signed_documents(store, [signing_cert_der], [document], [document_signature], now=NOW)
+    >>> t.column("decision").to_pylist()
+    ['allow']
+    >>> import hashlib
+    >>> digest = hashlib.sha256(document).digest()
+    >>> t = verify_signed_documents(store, [signing_cert_der], signatures=[document_signature], digests=[digest], now=NOW)
+    >>> t.column("decision").to_pylist()
+    ['allow']
     """
     if documents is not None and digests is not None:
         raise ValueError("give documents or digests=, not both")

@@ -46,7 +46,7 @@ def _demo_logins(data: Path, certs, ders, rows, store) -> dict:
     for i in rows:
         key_path = data / certs.column("key_path")[i].as_py()
         if key_path not in keys:
-            pem = b"".join(l + b"\n" for l in key_path.read_bytes().splitlines() if not l.startswith(b"#"))
+            pem = b"".join(line + b"\n" for line in key_path.read_bytes().splitlines() if not line.startswith(b"#"))
             keys[key_path] = serialization.load_pem_private_key(pem, password=None)
         challenge = os.urandom(32)
         signature = keys[key_path].sign(challenge, padding.PKCS1v15(), hashes.SHA256())

@@ -34,12 +34,13 @@ Each source ends ``fetched``, ``not_modified`` or ``failed``; a failure carries 
 Retries and failures are also logged to the ``jpki_fast.fetch`` logger.
 
 >>> from jpki_fast.config import load_config
->>> report = fetch_all(load_config("update.toml"),                              # doctest: +SKIP
-...                    progress=lambda done, total, r: print(f"[{done}/{total}] {r}"))
-[1/2] fetched auth/Hokkaido/Sapporo-shi-Minami-ku.crl (48,213 bytes, HTTP 200, 0.21 s)
-[2/2] not modified auth/Hokkaido/Sapporo-shi-Kita-ku.crl (HTTP 304, 0.05 s)
->>> report.ok, report.counts()                                                  # doctest: +SKIP
-(True, {'fetched': 1, 'not_modified': 1, 'failed': 0})
+>>> config = load_config(fetch_toml)
+>>> report = fetch_all(config, progress=lambda done, total, r: print(f"[{done}/{total}] {r}"))
+[1/2] fetched auth/Hokkaido/Sapporo-shi-Minami-ku.crl (... bytes, HTTP 200, ... s)
+[2/2] fetched sign/Hokkaido/Sapporo-shi-Minami-ku.crl (... bytes, HTTP 200, ... s)
+>>> report = fetch_all(config)                      # the next night: nothing changed on the server
+>>> report.ok, report.counts()
+(True, {'fetched': 0, 'not_modified': 2, 'failed': 0})
 """
 
 from __future__ import annotations
@@ -204,13 +205,15 @@ def fetch_all(config: UpdateConfig | FetchConfig, *, progress: Progress | None =
     cannot start; every per-source problem is in the report. Files of sources that are no longer
     configured are left alone.
 
-    >>> import sys
-    >>> def show(done, total, result):                                          # doctest: +SKIP
-    ...     print(f"[{done}/{total}] {result}", file=sys.stderr)
-    >>> report = fetch_all(config, progress=show)                               # doctest: +SKIP
-    >>> print(report)                                                           # doctest: +SKIP
-    fetched CRLs into /var/lib/jpki-fast/crls in 4.12 s: 3797 fetched (912,554,112 bytes), 2 not modified, 1 failed
-      FAILED auth/Hokkaido/Yubari-shi.crl from https://crl.example.jp/auth/Hokkaido/Yubari-shi.crl: HTTP 404 Not Found (http; 1 attempt, 0.03 s)
+    >>> from jpki_fast.config import FetchConfig, Source
+    >>> minami, yubari = "auth/Hokkaido/Sapporo-shi-Minami-ku.crl", "auth/Hokkaido/Yubari-shi.crl"
+    >>> config = FetchConfig(tmp / "fetch-doc", (Source(f"{crl_server}/{minami}", minami), Source(f"{crl_server}/{yubari}", yubari)))
+    >>> report = fetch_all(config)
+    >>> print(report)
+    fetched CRLs into .../fetch-doc in ... s: 1 fetched (... bytes), 0 not modified, 1 failed
+      FAILED auth/Hokkaido/Yubari-shi.crl from http://127.0.0.1:.../auth/Hokkaido/Yubari-shi.crl: HTTP 404 ...
+    >>> [(r.outcome, r.error_kind, r.status) for r in report.results]
+    [('fetched', None, 200), ('failed', 'http', 404)]
     """
     fc = config.fetch if isinstance(config, UpdateConfig) else config
     started_wall = time.time()
@@ -317,7 +320,8 @@ def _run_jobs(run: _Run, jobs: list[_Job], results: list, progress: Progress | N
         run.deadline_passed = True
     for job in sorted(pending.values(), key=lambda j: j.index):
         result = run.results.get(job.source.path) or _failed(
-            job, None, 0, run.config.deadline, _Failure("deadline", f"not done within the total deadline (fetch.deadline = {run.config.deadline:g} s)")
+            job, None, 0, run.config.deadline,
+            _Failure("deadline", f"not done within the total deadline (fetch.deadline = {run.config.deadline:g} s)"),
         )
         report(job, result)
 
@@ -325,7 +329,9 @@ def _run_jobs(run: _Run, jobs: list[_Job], results: list, progress: Progress | N
 class _Failure(Exception):
     """One failed attempt: what kind, a message, and whether another attempt may help."""
 
-    def __init__(self, kind: str, message: str, retryable: bool = False, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, retryable: bool = False, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -363,7 +369,10 @@ def _fetch_source(run: _Run, job: _Job) -> SourceResult:
             if delay >= run.remaining():
                 failure.message += f"; no retry: the total deadline (fetch.deadline = {cfg.deadline:g} s) comes first"
                 break
-            log.warning("retrying %s (%s) in %.1f s after attempt %d: %s", job.source.path, job.source.display_url, delay, attempts, failure.message)
+            log.warning(
+                "retrying %s (%s) in %.1f s after attempt %d: %s",
+                job.source.path, job.source.display_url, delay, attempts, failure.message,
+            )
             _pause(run.stop, delay)
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.exception("fetching %s failed unexpectedly", job.source.path)
@@ -521,7 +530,11 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
             size, head, tail = 0, b"", b""
             while True:
                 if run.stop.is_set() or run.remaining() <= 0:
-                    raise _Failure("deadline", f"stopped after {size:,} bytes: the total deadline (fetch.deadline = {cfg.deadline:g} s) passed, or the run was interrupted")
+                    raise _Failure(
+                        "deadline",
+                        f"stopped after {size:,} bytes: the total deadline (fetch.deadline = {cfg.deadline:g} s) passed, "
+                        "or the run was interrupted",
+                    )
                 # read1: at most one socket read, so each wait is bounded by fetch.timeout and the
                 # deadline is checked between them even against a server trickling bytes; and one
                 # byte past the limit at most, so an oversized body is caught without reading more
@@ -530,7 +543,9 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
                     break
                 size += len(chunk)
                 if size > cfg.max_bytes:
-                    raise _Failure("too_large", f"body is over the limit (fetch.max_bytes = {cfg.max_bytes:,}) and no Content-Length said so")
+                    raise _Failure(
+                        "too_large", f"body is over the limit (fetch.max_bytes = {cfg.max_bytes:,}) and no Content-Length said so"
+                    )
                 if len(head) < HEAD_BYTES:
                     head += chunk[: HEAD_BYTES - len(head)]
                 tail = (tail + chunk)[-TAIL_BYTES:]
@@ -541,7 +556,11 @@ def _receive(run: _Run, job: _Job, resp, attempts: int, started: float) -> Sourc
             _write(f, b"", tmp, sync=True)
         with run.lock:
             if run.stop.is_set():
-                raise _Failure("deadline", f"complete, but the run was stopped (fetch.deadline = {cfg.deadline:g} s passed, or interrupted) before it could replace the file")
+                raise _Failure(
+                    "deadline",
+                    f"complete, but the run was stopped (fetch.deadline = {cfg.deadline:g} s passed, or interrupted) "
+                    "before it could replace the file",
+                )
             os.replace(tmp, target)
             entry = _state_entry(job.source, resp.headers, target.stat())
             result = _finish(run, job, "fetched", 200, size, attempts, started, entry)
@@ -620,7 +639,9 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         if urlsplit(newurl).scheme.lower() not in URL_SCHEMES:
             raise _Failure("redirect", f"HTTP {code} redirect to {redact_url(newurl)} refused: only http(s) is followed", status=code)
         if hops > self.max_hops:
-            raise _Failure("redirect", f"more than {self.max_hops} redirects (fetch.max_redirects); the last to {redact_url(newurl)}", status=code)
+            raise _Failure(
+                "redirect", f"more than {self.max_hops} redirects (fetch.max_redirects); the last to {redact_url(newurl)}", status=code
+            )
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
             new.jpki_hops = hops

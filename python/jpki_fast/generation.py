@@ -9,7 +9,7 @@ that they are usable (:func:`jpki_fast.publish.verify_generation`).
 
 >>> files = Generation(store.root, store.generation)
 >>> files.issuers.column("alias").to_pylist()
-['auth_ca_2023', 'sign_ca_2023']
+['auth_ca_2015', 'auth_ca_2019', 'auth_ca_2023', 'sign_ca_2015', 'sign_ca_2019', 'sign_ca_2023']
 >>> files.index_batch("entries.arrow", 0).schema.names
 ['serial', 'payload']
 """

@@ -18,9 +18,12 @@ Either way, partitions absent from the run keep their previous CRL, a failed run
 the published snapshot, and the summary lists accepted, unchanged, refused (with cause) and
 missing partitions.
 
->>> summary = ingest("demo-data/trust", "demo-data/crls", "demo-data/store")   # doctest: +SKIP
->>> summary.published, summary.generation                                         # doctest: +SKIP
-(True, 1)
+>>> summary = ingest(data_dir / "trust", data_dir / "crls", tmp / "ingest-doc", now=NOW)
+>>> summary.published, summary.generation, [f.outcome for f in summary.files]
+(True, 1, ['accepted', 'accepted'])
+>>> again = ingest(data_dir / "trust", data_dir / "crls", tmp / "ingest-doc", now=NOW)  # the same files again
+>>> again.published, [f.outcome for f in again.files]
+(False, ['unchanged', 'unchanged'])
 """
 
 from __future__ import annotations
@@ -255,7 +258,7 @@ def ingest(
             for key, p in prev_parts.items()
             if key not in seen_keys
         ]
-        accepted = [i for i in decided.values()]
+        accepted = list(decided.values())
         refused = summary.refused
         if refused and policy == "all-or-nothing":
             summary.seconds = {"verify": t_read, "total": time.perf_counter() - t_start}
@@ -401,7 +404,8 @@ def _plan_partitions(outcomes, decided, prev_parts, previous, trust, generation,
         if key in decided:
             continue  # replaced by this run's CRL
         remap[p["row"]] = len(rows)
-        rows.append({**{k: p[k] for k in PARTITION_SCHEMA.names}, "issuer": trust.aliases[p["issuer_new_index"]], "issuer_index": p["issuer_new_index"]})
+        carried = {k: p[k] for k in PARTITION_SCHEMA.names}
+        rows.append({**carried, "issuer": trust.aliases[p["issuer_new_index"]], "issuer_index": p["issuer_new_index"]})
     selection = []
     new_rows = {}
     aliases = trust.aliases

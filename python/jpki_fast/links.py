@@ -10,10 +10,11 @@ integers in Parquet).
 Refused, with the offending row named: unknown issuers, invalid serials, an old serial linked
 to two different new serials, and cycles (A -> B -> A).
 
->>> import_links("demo-data/store", "renewals.csv")                      # doctest: +SKIP
-{'imported': 2, 'links': 2, 'generation': 2}
->>> open_store("demo-data/store").latest_serial(["0A"], "auth_ca_2023").to_pylist()   # doctest: +SKIP
-['0C']
+>>> copy = fresh_store()                       # holds the links 0A -> 0B -> 0C
+>>> import_links(copy, data_dir / "renewals-more.csv")   # 0C -> 0D
+{'imported': 1, 'links': 3, 'generation': 4}
+>>> Store(copy).latest_serial(["0A", "0B", "99"], "auth_ca_2023").to_pylist()
+['0D', '0D', '99']
 """
 
 from __future__ import annotations

@@ -125,10 +125,9 @@ def _issuer_batches(columns: Sequence[dict | None]) -> dict[str, list[pa.RecordB
 
 
 def _write_ipc(path: Path, schema: pa.Schema, batches: Sequence[pa.RecordBatch]) -> None:
-    with pa.OSFile(str(path), "wb") as sink:
-        with pa.ipc.new_file(sink, schema) as writer:
-            for batch in batches:
-                writer.write_batch(batch)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
 
 
 @contextlib.contextmanager

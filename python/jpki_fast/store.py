@@ -194,7 +194,7 @@ class Store:
         by the Rust core straight from the packed payloads.
 
         >>> store.reason_counts()
-        {'keyCompromise': 1, 'affiliationChanged': 1, 'superseded': 1, 'certificateHold': 1, 'none': 1}
+        {'keyCompromise': 1, 'affiliationChanged': 1, 'superseded': 1, 'none': 1}
         """
         counts = _core.payload_reason_counts(self._files.payload_buffers())
         return {("none" if code == NO_REASON else REASONS[code]): int(n) for code, n in enumerate(counts) if n}
@@ -309,7 +309,8 @@ class Store:
     def partitions(self) -> pa.Table:
         """The partition table: one row per (issuer key, partition) CRL held.
 
-        >>> store.partitions().select(["issuer", "name", "crl_number", "next_update"])   # doctest: +SKIP
+        >>> [(p["issuer"], p["crl_number"], str(p["next_update"])) for p in store.partitions().to_pylist()]
+        [('auth_ca_2023', '20261127', '2026-11-27 22:48:00+00:00'), ('sign_ca_2023', '20261127', '2026-11-27 22:48:00+00:00')]
         """
         return self._partitions
 
@@ -387,7 +388,15 @@ class Store:
         earliest nextUpdate among the issuer's partitions). With ``follow_links=True`` also
         ``latest_serial``: the newest serial that replaced this one (see :meth:`latest_serial`).
 
-        >>> t = store.check(np.array([0x054CFCD8], dtype=np.uint64), "auth_ca_2023")   # doctest: +SKIP
+        >>> t = store.check(np.array([0x054CFCD8, 0x054CFCDA, 0x1234], dtype=np.uint64), "auth_ca_2023", now=NOW)
+        >>> t.column("status").to_pylist(), t.column("reason").to_pylist()
+        (['revoked', 'revoked', 'good'], ['superseded', 'keyCompromise', None])
+        >>> store.check(["054CFCD8", "03000001"], ["auth_ca_2023", "sign_ca_2023"], now=NOW).column("reason").to_pylist()
+        ['superseded', 'affiliationChanged']
+        >>> store.check(["0A"], "auth_ca_2023", now=NOW, follow_links=True).column("latest_serial").to_pylist()
+        ['0C']
+        >>> store.check([0x1234], "auth_ca_2023", now="2026-11-28T00:00:00Z").column("status").to_pylist()  # past nextUpdate
+        ['stale']
         """
         batch = normalize(serials)
         rows = self._issuer_rows(issuer, len(batch))
@@ -564,7 +573,8 @@ class Store:
         """Status of each certificate (path, validity, usage, revocation on its own partition);
         see :func:`jpki_fast.certs.check_certificates`.
 
-        >>> store.check_certificates([der], purpose="login").column("status")   # doctest: +SKIP
+        >>> store.check_certificates([cert_der, revoked_cert_der], now=NOW, purpose="login").column("status").to_pylist()
+        ['good', 'revoked']
         """
         from . import certs as _certs
 
@@ -574,7 +584,8 @@ class Store:
         """Allow/deny per login (signature over the challenge and a good authentication
         certificate); see :func:`jpki_fast.certs.verify_logins`.
 
-        >>> store.verify_logins([cert], [challenge], [sig]).column("decision")  # doctest: +SKIP
+        >>> store.verify_logins([cert_der], [challenge], [signature], now=NOW).column("decision").to_pylist()
+        ['allow']
         """
         from . import certs as _certs
 
@@ -584,7 +595,8 @@ class Store:
         """Allow/deny per signed document (signature and a good signing certificate); see
         :func:`jpki_fast.certs.verify_signed_documents`.
 
-        >>> store.verify_signed_documents([cert], [doc], [sig]).column("decision")  # doctest: +SKIP
+        >>> store.verify_signed_documents([signing_cert_der], [document], [document_signature], now=NOW).column("decision").to_pylist()
+        ['allow']
         """
         from . import certs as _certs
 
@@ -599,8 +611,10 @@ def open_store(store_dir: str | Path, generation: int | None = None, verify: boo
     milliseconds; ``verify=True`` also checks every file's BLAKE3 digest (tens of
     milliseconds per 10 million entries), as ``jpki-fast verify-store`` does.
 
-    >>> store = open_store("demo-data/store")                      # doctest: +SKIP
-    >>> store.generation                                           # doctest: +SKIP
-    1
+    >>> store = open_store(store_dir)
+    >>> store.generation, [i.alias for i in store.issuers() if i.entries]
+    (3, ['auth_ca_2023', 'sign_ca_2023'])
+    >>> open_store(store_dir, generation=1, verify=True).check(["054CFCD9"], "auth_ca_2023", now=NOW).column("status").to_pylist()
+    ['revoked']
     """
     return Store(store_dir, generation, verify)

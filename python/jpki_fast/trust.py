@@ -5,8 +5,10 @@ or ``.der``). Each CA *key* is named by its alias, the file's stem (``auth_ca_20
 its key identifier (the subjectKeyIdentifier, in hex). JPKI's three key generations of one CA
 share a distinguished name, so a key is never identified by name.
 
->>> store = TrustStore.from_dir("../shared/fixtures/jpki")      # doctest: +SKIP
->>> store["auth_ca_2023"].key_id_hex
+>>> trust = TrustStore.from_dir(JPKI_TRUST)
+>>> trust.aliases
+['auth_ca_2015', 'auth_ca_2023', 'sign_ca_2015', 'sign_ca_2023']
+>>> trust["auth_ca_2023"].key_id_hex
 '1AC100F596A3BC8C4B3DF195E32699249E9E308A'
 """
 

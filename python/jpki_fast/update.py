@@ -13,9 +13,9 @@
 The job succeeds (exit 0) only when every download succeeded or was not modified and no CRL
 was refused; otherwise it still publishes what it could and exits 1, naming each failure.
 
->>> result = update("/etc/jpki-fast/update.toml")                 # doctest: +SKIP
->>> result.ok, result.ingest.generation                          # doctest: +SKIP
-(True, 42)
+>>> result = update(update_toml, now=NOW)
+>>> result.ok, result.ingest.generation, result.fetch.counts()
+(True, 1, {'fetched': 2, 'not_modified': 0, 'failed': 0})
 """
 
 from __future__ import annotations

@@ -58,9 +58,15 @@ is present on ``malformed`` and ``unknown`` items only; with provenance every re
 >>> request = decode_status_json(b'{"issuer": "auth_ca_2023", "serials": ["054CFCD8", "zz"]}')
 >>> request.n, request.provenance
 (2, False)
->>> result = check_status(store, request)                                 # doctest: +SKIP
->>> result.table.column("status").to_pylist()                             # doctest: +SKIP
-['revoked', 'malformed']
+>>> result = check_status(store, request, now=NOW)
+>>> result.table.column("status").to_pylist(), result.counts["malformed"]
+(['revoked', 'malformed'], 1)
+>>> response = json.loads(encode_status_json(result))
+>>> response["checked_at"], response["results"][0]
+('2026-11-26T00:00:00Z', {'serial': '054CFCD8', 'issuer': 'auth_ca_2023', 'status': 'revoked', 'reason': 'superseded',
+ 'revocation_date': '2026-01-05T00:00:00Z'})
+>>> response["results"][1]["status"], response["results"][1]["detail"]
+('malformed', "not a hexadecimal serial (expected digits 0-9/A-F, optional 0x prefix and ':' separators)")
 """
 
 from __future__ import annotations
@@ -225,7 +231,8 @@ def _u(buf: Any, dtype: Any) -> np.ndarray:
 def _request(out: dict, n: int, now: int | None, provenance: bool, names: pa.Array, codes: np.ndarray | None) -> StatusRequest:
     """A StatusRequest from the serial buffers the Rust core returned."""
     bad_rows = _u(out["bad_rows"], np.uint32)
-    serials = SerialBatch(_u(out["short"], np.uint64), _u(out["long_rows"], np.uint32), _u(out["long_keys"], np.uint8).reshape(-1, MAX_OCTETS))
+    long_keys = _u(out["long_keys"], np.uint8).reshape(-1, MAX_OCTETS)
+    serials = SerialBatch(_u(out["short"], np.uint64), _u(out["long_rows"], np.uint32), long_keys)
     text = _large_strings(len(bad_rows), out["bad_text_offsets"], out["bad_text"], out["bad_text_valid"])
     return StatusRequest(
         n, now, provenance, names, codes, serials, bad_rows, _u(out["bad_codes"], np.uint8), _u(out["bad_args"], np.uint32), text

@@ -24,7 +24,7 @@ also ``python -m jpki_fast.synth``).
 
 >>> from jpki_fast import synth
 >>> summary = synth.generate(tmp / "synth-doc", entries=2_000, partitions=4, now="2026-11-26T00:00:00Z",
-...                          ca_from=dataset_dir, certs=0)
+...                          ca_from=synth_dir, certs=0)
 >>> summary["files"], summary["entries"], summary["cas"]["auth"]["issuer"]
 (8, 2000, 'auth_ca_2023')
 >>> synth.read_truth(tmp / "synth-doc").num_rows

@@ -137,10 +137,18 @@ def issue_certificate(
         extra_extensions: ``(extension, critical)`` pairs appended, e.g. an
             ``x509.UnrecognizedExtension`` marked critical (a certificate that must be refused).
 
-    >>> der = issue_certificate("auth", "OUT/keys/auth_ca_2023.pem", "OUT/trust/auth_ca_2023.pem",
+    >>> from datetime import datetime
+    >>> from jpki_fast.synth import partition_name
+    >>> spki_der = x509.load_der_x509_certificate(cert_der).public_key().public_bytes(
+    ...     serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    >>> der = issue_certificate("auth", synth_dir / "keys/auth_ca_2023.pem", synth_dir / "trust/auth_ca_2023.pem",
     ...                         spki_der, 0x054CFCD8,
     ...                         partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku"),
-    ...                         datetime(2026, 1, 1), datetime(2031, 1, 1))      # doctest: +SKIP
+    ...                         datetime(2026, 1, 1), datetime(2031, 1, 1))
+    >>> cert = x509.load_der_x509_certificate(der)
+    >>> hex(cert.serial_number), cert.not_valid_after_utc.year, cert.issuer == x509.load_pem_x509_certificate(
+    ...     (synth_dir / "trust/auth_ca_2023.pem").read_bytes()).subject
+    ('0x54cfcd8', 2031, True)
     """
     k = kind_of(kind).name
     key = load_key(ca_key)

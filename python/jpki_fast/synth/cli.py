@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from .dataset import generate
+from .entries import SERIAL_LAYOUTS
 
 
 DESCRIPTION = """\
@@ -57,6 +58,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="municipality partitions (CRL files) per CA (default 1,900)")
     parser.add_argument("--serial-bytes", type=_non_negative, default=4, metavar="B",
                         help="octets per serial number, 1..20 (default 4, like JPKI today)")
+    parser.add_argument("--serials", choices=SERIAL_LAYOUTS, default="sequential",
+                        help="how revoked serials lie: sequential (like JPKI, default), clustered (dense runs at "
+                        "random places) or random (uniform, WebPKI-style; use --serial-bytes 8 or more)")
     parser.add_argument("--seed", type=_non_negative, default=0, metavar="S",
                         help="random seed for partitions and entries (RSA keys are always fresh)")
     parser.add_argument("--now", metavar="ISO8601",
@@ -120,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
             progress=None if args.quiet else _progress_printer(),
             certs=args.certs,
             cert_keys=args.cert_keys,
+            serials=args.serials,
         )
     except (ValueError, TypeError) as e:
         print(f"jpki-fast synth: error: {e}", file=sys.stderr)

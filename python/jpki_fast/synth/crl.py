@@ -47,11 +47,15 @@ def make_crl(
 
     Example::
 
-        >>> der = make_crl("OUT/keys/auth_ca_2023.pem", "OUT/trust/auth_ca_2023.pem",
+        >>> from datetime import datetime
+        >>> from jpki_fast.synth import partition_name
+        >>> der = make_crl(synth_dir / "keys/auth_ca_2023.pem", synth_dir / "trust/auth_ca_2023.pem",
         ...                [(0x054CFCD8, datetime(2026, 1, 5), "superseded")],
         ...                datetime(2026, 11, 26), datetime(2026, 11, 28), 20261126,
-        ...                partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku"))  # doctest: +SKIP
-        >>> x509.load_der_x509_crl(der).get_revoked_certificate_by_serial_number(0x054CFCD8)  # doctest: +SKIP
+        ...                partition_name("auth", "Hokkaido", "Sapporo-shi-Minami-ku"))
+        >>> entry = x509.load_der_x509_crl(der).get_revoked_certificate_by_serial_number(0x054CFCD8)
+        >>> entry.revocation_date_utc, entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        (datetime.datetime(2026, 1, 5, 0, 0, tzinfo=datetime.timezone.utc), <ReasonFlags.superseded: 'superseded'>)
     """
     if crl_number is not None and (not isinstance(crl_number, int) or isinstance(crl_number, bool) or crl_number < 0):
         raise ValueError(f"crl_number must be a non-negative integer or None, not {crl_number!r}")

@@ -25,7 +25,7 @@ from .. import _core
 from .cas import KEY_PREAMBLE, Ca, load_cas, make_ca, write_cas
 from .certificates import issue_certificate
 from .domain import CA_KINDS, GENERATIONS, NO_REASON, REASON_NAMES, CaKind, Progress, generation_at
-from .entries import ALLOCATION_FACTOR, Columns, draw_kind, hex_column, serial_base
+from .entries import ALLOCATION_FACTOR, SERIAL_LAYOUTS, Columns, draw_kind, hex_column, serial_base
 from .municipalities import Municipality, allocate, draw_municipalities
 from .names import name_der, partition_name
 from .values import int_bytes, iso_utc, parse_now, pem, pkcs8_der
@@ -106,7 +106,7 @@ _README = """\
 SYNTHETIC JPKI-LIKE REVOCATION DATA. Nothing here is real JPKI / J-LIS data.
 
 Made by `jpki-fast synth` (jpki_fast.synth.generate) on {made}
-  entries={entries}  partitions per CA={partitions}  serial bytes={serial_bytes}  seed={seed}  now={now}
+  entries={entries}  partitions per CA={partitions}  serial bytes={serial_bytes}  serials={serials}  seed={seed}  now={now}
 
 trust/              CA roots: for each CA (sign = "JPKI for digital signature", auth = "JPKI for
                     user authentication") three key generations 2015, 2019, 2023 that share one
@@ -184,9 +184,9 @@ def read_truth(out_dir: str | os.PathLike[str]) -> pa.Table:
     (timestamp[s, UTC] or null). Parquet has no seconds unit, so the file stores milliseconds;
     this reads them back as the exact seconds they are.
 
-    >>> truth = read_truth("/tmp/jpki-synth")                          # doctest: +SKIP
-    >>> truth.column("serial")[0].as_py()                              # doctest: +SKIP
-    '030016CC'
+    >>> truth = read_truth(synth_dir)
+    >>> truth.num_rows, truth.column("serial")[0].as_py(), truth.column("issuer")[0].as_py()
+    (2000, '03000609', 'sign_ca_2023')
     """
     return _with_second_timestamps(pq.read_table(Path(out_dir) / "truth.parquet"))
 
@@ -196,8 +196,9 @@ def read_partitions(out_dir: str | os.PathLike[str]) -> pa.Table:
     ``partition``, ``path`` (relative to `out_dir`), ``crl_number``, ``this_update``,
     ``next_update`` (timestamp[s, UTC]), ``entries``.
 
-    >>> read_partitions("/tmp/jpki-synth").num_rows                    # doctest: +SKIP
-    40
+    >>> partitions = read_partitions(synth_dir)
+    >>> partitions.num_rows, partitions.column("path")[0].as_py()
+    (8, 'crls/sign/Hokkaido/Sapporo-shi-Minami-ku.crl')
     """
     return _with_second_timestamps(pq.read_table(Path(out_dir) / "partitions.parquet"))
 
@@ -208,9 +209,9 @@ def read_certs(out_dir: str | os.PathLike[str]) -> pa.Table:
     the issuing CA key), ``serial`` (hex), ``partition``, ``revoked``, ``reason``,
     ``revocation_date``, ``not_before``, ``not_after``.
 
-    >>> certs = read_certs("/tmp/jpki-synth")                          # doctest: +SKIP
-    >>> certs.filter(pc.field("revoked")).num_rows                      # doctest: +SKIP
-    50
+    >>> certs = read_certs(synth_dir)
+    >>> certs.num_rows, certs.column("revoked").to_pylist(), certs.column("kind").to_pylist()
+    (8, [True, False, False, False, True, False, False, False], ['sign', 'sign', 'sign', 'sign', 'auth', 'auth', 'auth', 'auth'])
     """
     return _with_second_timestamps(pq.read_table(Path(out_dir) / "certs" / "certs.parquet"))
 
@@ -275,6 +276,7 @@ def generate(
     progress: Progress | None = None,
     certs: int = 200,
     cert_keys: int | None = None,
+    serials: str = "sequential",
 ) -> dict[str, Any]:
     """Writes a synthetic JPKI-like dataset to `out_dir` and returns a summary.
 
@@ -299,31 +301,37 @@ def generate(
             :func:`issue_certificate` and :func:`read_certs`.
         cert_keys: size of the pool of RSA keys the certificates share (default
             ``min(certs, 8)``; ``certs`` gives every certificate its own key).
+        serials: how the revoked serials lie in the serial space: ``"sequential"`` (roughly in
+            sequence, as JPKI allocates them), ``"clustered"`` (dense runs at random places) or
+            ``"random"`` (uniform, as RFC 5280 / CA/Browser Forum rules produce; use 8 or more
+            ``serial_bytes``). See :data:`jpki_fast.synth.entries.SERIAL_LAYOUTS`.
 
     Returns:
         A dict: ``out_dir``, ``entries``, ``files``, ``bytes``, ``seconds``, ``now``,
-        ``this_update`` / ``next_update`` (ISO, earliest), ``serial_bytes``, ``seed``, ``certs``
+        ``this_update`` / ``next_update`` (ISO, earliest), ``serial_bytes``, ``serials``, ``seed``, ``certs``
         (``count``, ``revoked``, ``keys``) and
         ``cas``: per CA kind its ``issuer`` alias, ``key_id`` (hex), ``entries`` and
         ``partitions``.
 
     Example::
 
-        >>> summary = generate("/tmp/jpki-synth", entries=20_000, partitions=20,
-        ...                    now="2026-11-26T00:00:00Z")                # doctest: +SKIP
-        >>> summary["cas"]["auth"]["issuer"]                              # doctest: +SKIP
-        'auth_ca_2023'
+        >>> summary = generate(tmp / "synth-certs-doc", entries=20_000, partitions=20, now="2026-11-26T00:00:00Z",
+        ...                    ca_from=synth_dir, certs=4, cert_keys=1)
+        >>> summary["files"], summary["cas"]["auth"]["issuer"], summary["certs"]
+        (40, 'auth_ca_2023', {'count': 4, 'revoked': 0, 'keys': 1})
     """
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     _check_arguments(entries, partitions, serial_bytes, seed)
+    if serials not in SERIAL_LAYOUTS:
+        raise ValueError(f"serials must be one of {', '.join(SERIAL_LAYOUTS)}, not {serials!r}")
     _check_cert_arguments(certs, cert_keys)
     now_s = parse_now(now)
     out = Path(out_dir).resolve()  # so that "." has a name and a parent to build beside
     cas = load_cas(Path(ca_from)) if ca_from is not None else None
     build = _prepare_output(out)
     try:
-        summary = _generate_into(build, entries, partitions, serial_bytes, seed, now_s, cas, say, certs, cert_keys)
+        summary = _generate_into(build, entries, partitions, serial_bytes, seed, now_s, cas, say, certs, cert_keys, serials)
         _publish(build, out)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -433,6 +441,7 @@ def _generate_into(
     say: Progress,
     certs: int = 0,
     cert_keys: int | None = None,
+    layout: str = "sequential",
 ) -> dict[str, Any]:
     if cas is None:
         say("generating CA keys (6 x RSA-2048)")
@@ -471,7 +480,7 @@ def _generate_into(
         rng = np.random.default_rng((seed, _STREAM_ENTRIES + k))
         counts = rng.multinomial(n, weights)
         rows = slice(row, row + n)
-        draw_kind(kind, n, serial_bytes, revocation_end, rng, cols, rows)
+        draw_kind(kind, n, serial_bytes, revocation_end, rng, cols, rows, layout)
         issuer_index[rows] = k
         partition_index[rows] = np.repeat(np.arange(len(partitions), len(partitions) + len(municipalities)), counts)
         for m, (municipality, count) in enumerate(zip(municipalities, counts.tolist())):
@@ -481,7 +490,7 @@ def _generate_into(
     total_bytes = _write_crl_files(out, partitions, signers, cols, say)
     cert_summary = _issue_end_entities(
         out, cas, cols, issuer_index, partition_index, partitions, weights, per_kind, serial_bytes, now_s, certs,
-        cert_keys, seed, say,
+        cert_keys, seed, say, layout,
     )
 
     say("writing truth.parquet and partitions.parquet")
@@ -491,7 +500,7 @@ def _generate_into(
     (out / "README.txt").write_text(
         _README.format(
             made=iso_utc(int(time.time())), entries=f"{entries:,}", partitions=f"{partitions_per_kind:,}",
-            serial_bytes=serial_bytes, seed=seed, now=iso_utc(now_s), certs=f"{cert_summary['count']:,}",
+            serial_bytes=serial_bytes, serials=layout, seed=seed, now=iso_utc(now_s), certs=f"{cert_summary['count']:,}",
             cert_keys=cert_summary["keys"],
         )
     )
@@ -500,6 +509,7 @@ def _generate_into(
         "files": len(partitions),
         "bytes": total_bytes,
         "serial_bytes": serial_bytes,
+        "serials": layout,
         "seed": seed,
         "now": iso_utc(now_s),
         "this_update": iso_utc(int(this_update.min())),
@@ -526,6 +536,32 @@ def _synthetic_facts(rng: np.random.Generator, prefecture: str, municipality: st
     }
 
 
+def _unlisted_successors(octets: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
+    """Up to ``n`` serials that no CRL lists: successors of random revoked serials (``octets``,
+    big-endian rows of one CA) that are not revoked themselves and keep the serials' width."""
+    if n == 0 or len(octets) == 0:
+        return []
+    width = octets.shape[1]
+    low_width = min(width, 8)  # serials_be varies only the low 8 octets
+    low = np.zeros((len(octets), 8), np.uint8)
+    low[:, 8 - low_width:] = octets[:, width - low_width:]
+    low_values = low.view(">u8").ravel().astype(np.uint64)
+    listed = np.sort(low_values)
+    top = (1 << (8 * low_width)) - 1
+    found: list[int] = []
+    for row in rng.integers(0, len(octets), size=4 * n + 16).tolist():
+        successor = int(low_values[row]) + 1
+        if successor > top:
+            continue
+        at = int(np.searchsorted(listed, np.uint64(successor)))
+        serial = int.from_bytes(octets[row].tobytes(), "big") + 1
+        if (at == len(listed) or int(listed[at]) != successor) and serial not in found:
+            found.append(serial)
+            if len(found) == n:
+                break
+    return found
+
+
 def _issue_end_entities(
     out: Path,
     cas: list[Ca],
@@ -541,11 +577,13 @@ def _issue_end_entities(
     cert_keys: int | None,
     seed: int,
     say: Progress,
+    layout: str = "sequential",
 ) -> dict[str, Any]:
     """Issues `count` end-entity certificates under ``out/certs`` and indexes them in
     ``certs.parquet``. Revoked ones reuse CRL entries (serial, partition, date, reason); good
-    ones take serials above the range allocated for revocations (the most recently issued
-    certificates), so no CRL lists them."""
+    ones take serials no CRL lists: above the range allocated for revocations (the most
+    recently issued certificates) for sequential serials, else the unlisted successors of
+    revoked serials."""
     if count == 0:
         return {"count": 0, "revoked": 0, "keys": 0}
     rng = np.random.default_rng((seed, _STREAM_CERTS))
@@ -576,15 +614,17 @@ def _issue_end_entities(
             drawn = revoked_at - int(rng.integers(30 * 86_400, 3 * 365 * 86_400))
             not_before = min(max(drawn, earliest), revoked_at - 3600)
             plan.append((int.from_bytes(cols.serial_octets[row].tobytes(), "big"), partitions[partition_index[row]], row, not_before))
-        # Good certificates: serials above the allocated range, in a random partition.
+        # Good certificates: serials no CRL lists, in a random partition.
         base, capacity = serial_base(kind, serial_bytes)
         allocated = min(ALLOCATION_FACTOR * per_kind[k], capacity)
-        n_good = min(n_kind - n_revoked, capacity - allocated)
+        n_good = min(n_kind - n_revoked, capacity - allocated) if layout == "sequential" else n_kind - n_revoked
+        gap = max(1, min((capacity - allocated) // max(n_good, 1), 1000))
+        unlisted = [] if layout == "sequential" else _unlisted_successors(cols.serial_octets[kind_rows], n_good, rng)
+        n_good = n_good if layout == "sequential" else len(unlisted)
         if n_good < n_kind - n_revoked:
             say(f"certificates: only {n_good} good {kind.name} serials fit in {serial_bytes} octets")
-        gap = max(1, min((capacity - allocated) // max(n_good, 1), 1000))
         for i, m in enumerate(rng.choice(municipalities, size=n_good, p=weights).tolist()):
-            serial = base + allocated + i * gap + int(rng.integers(0, gap))
+            serial = base + allocated + i * gap + int(rng.integers(0, gap)) if layout == "sequential" else unlisted[i]
             not_before = now_s - int(rng.integers(86_400, 4 * 365 * 86_400))
             plan.append((serial, partitions[k * municipalities + m], None, not_before))
         for serial, part, row, not_before in plan:

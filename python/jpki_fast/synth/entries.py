@@ -1,5 +1,15 @@
-"""Revoked entries drawn in bulk with numpy: serials allocated roughly in sequence, revocation
-dates over five years, each CA's reason mix, a few invalidity dates.
+"""Revoked entries drawn in bulk with numpy: serials in one of three layouts, revocation dates
+over five years, each CA's reason mix, a few invalidity dates.
+
+Serial layouts (:data:`SERIAL_LAYOUTS`), for trying lookups on what a CA may allocate:
+
+- ``sequential``: roughly in sequence, as JPKI allocates them (a third of the range revoked);
+- ``clustered``: dense runs of that kind at random places across the whole serial space;
+- ``random``: uniform over the serial space, as RFC 5280 / CA/Browser Forum rules produce.
+
+>>> rng = np.random.default_rng(0)
+>>> [bool(draw_offsets(layout, 5, 1 << 40, rng)[0].max() < 15) for layout in SERIAL_LAYOUTS]   # within 3 x 5?
+[True, False, False]
 """
 
 from __future__ import annotations
@@ -21,6 +31,45 @@ _REVOCATION_SPAN_S = 5 * 365 * 86_400
 
 #: Allocated serial range per revoked serial ("about 3x": two of three certificates are good).
 ALLOCATION_FACTOR = 3
+
+SERIAL_LAYOUTS = ("sequential", "clustered", "random")
+#: Revoked serials per run of the clustered layout (the runs are as dense as the sequential one).
+_CLUSTER = 4096
+
+
+def draw_offsets(layout: str, n: int, capacity: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """``n`` distinct serial offsets below ``capacity`` in random order (uint64), and each one's
+    place in issuing order, ``order / scale`` in [0, 1) (older serials were revoked earlier)."""
+    if layout not in SERIAL_LAYOUTS:
+        raise ValueError(f"serials must be one of {', '.join(SERIAL_LAYOUTS)}, not {layout!r}")
+    if n == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), 1
+    allocated = min(ALLOCATION_FACTOR * n, capacity)
+    if layout == "sequential" or allocated == capacity:
+        # A random subset of the allocated range, in random order: consecutive rows go to one
+        # partition, so each serial lands in a random partition and each CRL is shuffled.
+        offsets = rng.choice(allocated, size=n, replace=False)
+        return offsets.astype(np.uint64), offsets, allocated
+    if layout == "clustered":
+        clusters = max(1, n // _CLUSTER)
+        span = -(-allocated // clusters)
+        slots = _distinct(clusters, capacity // span, rng)
+        position = rng.choice(clusters * span, size=n, replace=False)
+        offsets = slots[position // span] * np.uint64(span) + (position % span).astype(np.uint64)
+        return offsets, position, clusters * span
+    offsets = _distinct(n, capacity, rng)
+    return offsets, offsets, capacity
+
+
+def _distinct(n: int, below: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct uniform uint64 values below ``below`` (up to 2**64), in random order."""
+    if below < 1 << 62:
+        return rng.choice(below, size=n, replace=False).astype(np.uint64)
+    values = np.unique(rng.integers(0, below, size=n, dtype=np.uint64, endpoint=False))
+    while len(values) < n:  # collisions are rare this sparse: draw the few missing again
+        more = rng.integers(0, below, size=n - len(values), dtype=np.uint64, endpoint=False)
+        values = np.unique(np.concatenate([values, more]))
+    return rng.permutation(values)
 
 
 def serial_base(kind: CaKind, serial_bytes: int) -> tuple[int, int]:
@@ -80,24 +129,22 @@ def draw_kind(
     rng: np.random.Generator,
     cols: Columns,
     rows: slice,
+    layout: str = "sequential",
 ) -> None:
-    """Fills `rows` of `cols` with the `n` entries of one CA, in random serial order; the caller
-    cuts the rows into partitions."""
+    """Fills `rows` of `cols` with the `n` entries of one CA, in random serial order, serials laid
+    out as ``layout`` says; the caller cuts the rows into partitions."""
     base, capacity = serial_base(kind, serial_bytes)
     if n > capacity:
         raise ValueError(
             f"{n:,} {kind.name} entries do not fit in {serial_bytes}-octet serials from "
             f"0x{base:X} (at most {capacity:,}); use more --serial-bytes or fewer --entries"
         )
-    allocated = min(ALLOCATION_FACTOR * n, capacity)
-    # A random subset of the allocated range, in random order: consecutive rows go to one
-    # partition, so each serial lands in a random partition and each CRL is shuffled.
-    offsets = rng.choice(allocated, size=n, replace=False) if n else np.zeros(0, dtype=np.int64)
+    offsets, order, scale = draw_offsets(layout, n, capacity, rng)
     cols.serial_octets[rows] = serials_be(offsets, base, serial_bytes)
 
     # Serials were issued in order over the span; each was revoked some time after its issue.
     start = revocation_end - _REVOCATION_SPAN_S
-    issued = start + (offsets * (_REVOCATION_SPAN_S / max(allocated, 1))).astype(np.int64)
+    issued = start + (order * (_REVOCATION_SPAN_S / scale)).astype(np.int64)
     revocation = issued + (rng.random(n) * (revocation_end - issued)).astype(np.int64)
     cols.revocation[rows] = revocation
 

@@ -159,7 +159,7 @@ def draw_municipalities(per_kind: int, rng: np.random.Generator) -> list[Municip
         local: list[tuple[str, float]] = []
         if prefecture == "Tokyo":
             for ward in _TOKYO_SPECIAL_WARDS[: round(len(_TOKYO_SPECIAL_WARDS) * scale)]:
-                local.append((fresh(lambda: f"{ward}-ku"), lognormal("special_ward", 0.5)))
+                local.append((fresh(lambda ward=ward: f"{ward}-ku"), lognormal("special_ward", 0.5)))
         for city, real_wards in _DESIGNATED_CITIES.get(prefecture, ()):
             n_wards = round(real_wards * scale)
             if city == "Sapporo":
@@ -169,14 +169,14 @@ def draw_municipalities(per_kind: int, rng: np.random.Generator) -> list[Municip
             wards = _SAPPORO_WARDS if city == "Sapporo" else _COMMON_WARDS
             for i in range(min(n_wards, k - len(local))):
                 ward = wards[i] if i < len(wards) else None  # past the list: invented ward names
-                local.append((fresh(lambda: f"{city}-shi-{ward or place_name()}-ku"), lognormal("ward", 0.5)))
+                local.append((fresh(lambda city=city, ward=ward: f"{city}-shi-{ward or place_name()}-ku"), lognormal("ward", 0.5)))
         types = rng.choice(len(_MUNICIPALITY_TYPES), size=max(k - len(local), 0), p=[p for _, p in _MUNICIPALITY_TYPES])
         town = "machi" if prefecture in _MACHI_PREFECTURES else "cho"
         village = "son" if prefecture in _SON_PREFECTURES else "mura"
         for t in types:
             kind = _MUNICIPALITY_TYPES[t][0]
             suffix = {"city": "shi", "town": town, "village": village}[kind]
-            local.append((fresh(lambda: f"{place_name()}-{suffix}"), lognormal(kind)))
+            local.append((fresh(lambda suffix=suffix: f"{place_name()}-{suffix}"), lognormal(kind)))
         # The prefecture's entries follow its population, however many partitions it has here.
         total = sum(p for _, p in local)
         out.extend(Municipality(prefecture, name, population * 1000 * p / total) for name, p in local)

@@ -1,9 +1,12 @@
-//! A minimal, strict DER reader: exactly what X.509 CRLs and certificates need.
+//! DER (ITU-T X.690 §8 and §10), exactly as much as X.509 CRLs, certificates and OCSP need:
+//! a strict reader here, and a writer in [`writer`].
 //!
-//! Every function returns an error on malformed input instead of panicking, and reports the
-//! byte offset of the problem so callers can name it (ITU-T X.690 §8 and §10 for DER).
+//! Reading never panics on malformed input: every function returns a [`DerError`] naming what
+//! was expected and the byte offset of the problem, so callers can report it.
 
-use std::fmt;
+pub mod writer;
+
+pub use writer::Writer;
 
 /// Universal tags used by X.509 (X.690 §8.1.2).
 pub mod tag {
@@ -35,25 +38,66 @@ pub mod tag {
     }
 }
 
-/// A DER decoding failure: what was expected and where (byte offset into the outer input).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A DER decoding failure: what is wrong, and where (byte offset into the outermost input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} at byte {offset}")]
 pub struct DerError {
     pub offset: usize,
-    pub what: String,
+    pub kind: DerErrorKind,
 }
 
-impl fmt::Display for DerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.what, self.offset)
-    }
+/// What is wrong with a DER input. `&'static str` fields name the element that was being read
+/// (`"tbsCertList"`, `"serialNumber"`), never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DerErrorKind {
+    #[error("unexpected end of data (expected a DER element)")]
+    UnexpectedEnd,
+    #[error("multi-byte tag 0x{0:02X} is not used by X.509")]
+    MultiByteTag(u8),
+    #[error("truncated DER header")]
+    TruncatedHeader,
+    #[error("indefinite length is not allowed in DER")]
+    IndefiniteLength,
+    #[error("length of {0} octets is too large")]
+    LengthTooLong(usize),
+    #[error("truncated DER length")]
+    TruncatedLength,
+    #[error("DER length overflows")]
+    LengthOverflow,
+    #[error("element of {len} bytes runs past the end of its container ({left} bytes left): truncated input")]
+    Truncated { len: usize, left: usize },
+    #[error("expected {what} (tag 0x{expected:02X}), found tag 0x{found:02X}")]
+    UnexpectedTag { what: &'static str, expected: u8, found: u8 },
+    #[error("unexpected data after {0}")]
+    TrailingData(&'static str),
+    #[error("{0}: empty INTEGER")]
+    EmptyInteger(&'static str),
+    #[error("{0}: negative INTEGER")]
+    NegativeInteger(&'static str),
+    #[error("{0}: INTEGER too large")]
+    IntegerTooLarge(&'static str),
+    #[error("{0}: invalid BOOLEAN")]
+    InvalidBoolean(&'static str),
+    #[error("{0}: invalid UTCTime")]
+    InvalidUtcTime(&'static str),
+    #[error("{0}: invalid GeneralizedTime")]
+    InvalidGeneralizedTime(&'static str),
+    #[error("{0}: time must be in the DER form YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ")]
+    TimeNotDer(&'static str),
+    #[error("{what}: expected UTCTime or GeneralizedTime, found tag 0x{found:02X}")]
+    NotATime { what: &'static str, found: u8 },
+    #[error("{0}: invalid date/time value")]
+    InvalidDateTime(&'static str),
+    #[error("invalid {0} in a name")]
+    InvalidString(&'static str),
+    #[error("{0} BIT STRING has unused bits or is empty")]
+    BitStringNotOctets(&'static str),
 }
-
-impl std::error::Error for DerError {}
 
 pub type Result<T> = std::result::Result<T, DerError>;
 
-fn err<T>(offset: usize, what: impl Into<String>) -> Result<T> {
-    Err(DerError { offset, what: what.into() })
+fn err<T>(offset: usize, kind: DerErrorKind) -> Result<T> {
+    Err(DerError { offset, kind })
 }
 
 /// One tag-length-value element.
@@ -79,11 +123,22 @@ impl<'a> Tlv<'a> {
         Reader::with_base(self.value, self.value_offset())
     }
 
-    pub fn expect(self, tag: u8, what: &str) -> Result<Self> {
+    /// This element, if its tag is `tag`; `what` names it in the error.
+    pub fn expect(self, tag: u8, what: &'static str) -> Result<Self> {
         if self.tag != tag {
-            return err(self.offset, format!("expected {what} (tag 0x{tag:02X}), found tag 0x{:02X}", self.tag));
+            return err(self.offset, DerErrorKind::UnexpectedTag { what, expected: tag, found: self.tag });
         }
         Ok(self)
+    }
+
+    /// The contents of a BIT STRING that holds whole octets (no unused bits), as signatures
+    /// and public keys do.
+    pub fn octet_bits(&self, what: &'static str) -> Result<&'a [u8]> {
+        let t = self.expect(tag::BIT_STRING, what)?;
+        match t.value.split_first() {
+            Some((0, rest)) => Ok(rest),
+            _ => err(t.offset, DerErrorKind::BitStringNotOctets(what)),
+        }
     }
 }
 
@@ -126,25 +181,25 @@ impl<'a> Reader<'a> {
         let data = self.data;
         let offset = self.base + start;
         let Some(&tag) = data.get(start) else {
-            return err(offset, "unexpected end of data (expected a DER element)");
+            return err(offset, DerErrorKind::UnexpectedEnd);
         };
         if tag & 0x1F == 0x1F {
-            return err(offset, format!("multi-byte tag 0x{tag:02X} is not used by X.509"));
+            return err(offset, DerErrorKind::MultiByteTag(tag));
         }
         let Some(&first) = data.get(start + 1) else {
-            return err(offset, "truncated DER header");
+            return err(offset, DerErrorKind::TruncatedHeader);
         };
         let (len, header) = if first < 0x80 {
             (first as usize, 2)
         } else if first == 0x80 {
-            return err(offset, "indefinite length is not allowed in DER");
+            return err(offset, DerErrorKind::IndefiniteLength);
         } else {
             let n = (first & 0x7F) as usize;
             if n > 4 {
-                return err(offset, format!("length of {n} octets is too large"));
+                return err(offset, DerErrorKind::LengthTooLong(n));
             }
             let Some(bytes) = data.get(start + 2..start + 2 + n) else {
-                return err(offset, "truncated DER length");
+                return err(offset, DerErrorKind::TruncatedLength);
             };
             let mut len = 0usize;
             for &b in bytes {
@@ -154,16 +209,10 @@ impl<'a> Reader<'a> {
         };
         let value_start = start + header;
         let Some(end) = value_start.checked_add(len) else {
-            return err(offset, "DER length overflows");
+            return err(offset, DerErrorKind::LengthOverflow);
         };
         if end > data.len() {
-            return err(
-                offset,
-                format!(
-                    "element of {len} bytes runs past the end of its container ({} bytes left): truncated input",
-                    data.len() - value_start.min(data.len())
-                ),
-            );
+            return err(offset, DerErrorKind::Truncated { len, left: data.len() - value_start.min(data.len()) });
         }
         self.pos = end;
         Ok(Tlv { tag, offset, value: &data[value_start..end], raw: &data[start..end] })
@@ -171,7 +220,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the next element and checks its tag.
     #[inline]
-    pub fn read_tag(&mut self, tag: u8, what: &str) -> Result<Tlv<'a>> {
+    pub fn read_tag(&mut self, tag: u8, what: &'static str) -> Result<Tlv<'a>> {
         self.read()?.expect(tag, what)
     }
 
@@ -185,72 +234,44 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless everything was consumed.
-    pub fn finish(&self, what: &str) -> Result<()> {
+    pub fn finish(&self, what: &'static str) -> Result<()> {
         if self.is_empty() {
             Ok(())
         } else {
-            err(self.offset(), format!("unexpected data after {what}"))
+            err(self.offset(), DerErrorKind::TrailingData(what))
         }
     }
 }
 
 /// The content octets of an unsigned INTEGER with redundant leading zero octets removed
 /// (an empty slice means zero). Fails for negative values.
-pub fn unsigned_integer<'a>(tlv: &Tlv<'a>, what: &str) -> Result<&'a [u8]> {
+pub fn unsigned_integer<'a>(tlv: &Tlv<'a>, what: &'static str) -> Result<&'a [u8]> {
     let v = tlv.value;
     if v.is_empty() {
-        return err(tlv.offset, format!("{what}: empty INTEGER"));
+        return err(tlv.offset, DerErrorKind::EmptyInteger(what));
     }
     if v[0] & 0x80 != 0 {
-        return err(tlv.offset, format!("{what}: negative INTEGER"));
+        return err(tlv.offset, DerErrorKind::NegativeInteger(what));
     }
-    let mut i = 0;
-    while i < v.len() && v[i] == 0 {
-        i += 1;
-    }
-    Ok(&v[i..])
+    let first = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+    Ok(&v[first..])
 }
 
-/// A small non-negative INTEGER (version fields, reason codes).
-pub fn small_integer(tlv: &Tlv<'_>, what: &str) -> Result<u64> {
+/// A small non-negative INTEGER or ENUMERATED (version fields, reason codes).
+pub fn small_integer(tlv: &Tlv<'_>, what: &'static str) -> Result<u64> {
     let m = unsigned_integer(tlv, what)?;
     if m.len() > 8 {
-        return err(tlv.offset, format!("{what}: INTEGER too large"));
+        return err(tlv.offset, DerErrorKind::IntegerTooLarge(what));
     }
     Ok(m.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
 }
 
 /// A DER BOOLEAN.
-pub fn boolean(tlv: &Tlv<'_>, what: &str) -> Result<bool> {
+pub fn boolean(tlv: &Tlv<'_>, what: &'static str) -> Result<bool> {
     match tlv.value {
         [0x00] => Ok(false),
         [0xFF] => Ok(true),
-        _ => err(tlv.offset, format!("{what}: invalid BOOLEAN")),
-    }
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = month as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ => {
-            if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 {
-                29
-            } else {
-                28
-            }
-        }
+        _ => err(tlv.offset, DerErrorKind::InvalidBoolean(what)),
     }
 }
 
@@ -265,6 +286,16 @@ fn digits2(b: &[u8], i: usize) -> Option<u32> {
     }
 }
 
+/// RFC 5280 §4.1.2.5.1: a UTCTime year `YY` >= 50 is 19YY, otherwise 20YY.
+#[inline(always)]
+fn utc_year(yy: u32) -> i64 {
+    if yy >= 50 {
+        1900 + yy as i64
+    } else {
+        2000 + yy as i64
+    }
+}
+
 /// The value of a DER UTCTime (`YYMMDDHHMMSSZ`, exactly 13 bytes) as Unix seconds, or None if
 /// it is not a valid time.
 #[inline(always)]
@@ -272,8 +303,7 @@ pub fn utc_time_value(v: &[u8]) -> Option<i64> {
     if v.len() != 13 {
         return None;
     }
-    let yy = digits2(v, 0)?;
-    seconds_since_epoch(if yy >= 50 { 1900 + yy as i64 } else { 2000 + yy as i64 }, &v[2..])
+    seconds_since_epoch(utc_year(digits2(v, 0)?), &v[2..])
 }
 
 /// Seconds since 1970 of `year` and the rest of a DER time, `MMDDHHMMSSZ` (11 bytes), or None
@@ -288,41 +318,31 @@ fn seconds_since_epoch(year: i64, rest: &[u8]) -> Option<i64> {
     let hour = digits2(rest, 4)?;
     let minute = digits2(rest, 6)?;
     let second = digits2(rest, 8)?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86400 + (hour * 3600 + minute * 60 + second) as i64)
+    crate::time::Civil { year, month, day, hour, minute, second }.to_seconds()
 }
 
 /// Parses an X.509 `Time` (UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`,
 /// RFC 5280 §4.1.2.5) into seconds since the Unix epoch.
 #[inline]
-pub fn time(tlv: &Tlv<'_>, what: &str) -> Result<i64> {
+pub fn time(tlv: &Tlv<'_>, what: &'static str) -> Result<i64> {
     let v = tlv.value;
     let (year, rest) = match (tlv.tag, v.len()) {
         (tag::UTC_TIME, 13) => {
-            let Some(yy) = digits2(v, 0) else { return err(tlv.offset, format!("{what}: invalid UTCTime")) };
-            // RFC 5280 §4.1.2.5.1: YY >= 50 is 19YY, otherwise 20YY.
-            (if yy >= 50 { 1900 + yy as i64 } else { 2000 + yy as i64 }, &v[2..])
+            let Some(yy) = digits2(v, 0) else { return err(tlv.offset, DerErrorKind::InvalidUtcTime(what)) };
+            (utc_year(yy), &v[2..])
         }
         (tag::GENERALIZED_TIME, 15) => {
             let (Some(c), Some(y)) = (digits2(v, 0), digits2(v, 2)) else {
-                return err(tlv.offset, format!("{what}: invalid GeneralizedTime"));
+                return err(tlv.offset, DerErrorKind::InvalidGeneralizedTime(what));
             };
             ((c * 100 + y) as i64, &v[4..])
         }
-        (tag::UTC_TIME, _) | (tag::GENERALIZED_TIME, _) => {
-            return err(
-                tlv.offset,
-                format!("{what}: time must be in the DER form YYMMDDHHMMSSZ or YYYYMMDDHHMMSSZ"),
-            )
-        }
-        (t, _) => return err(tlv.offset, format!("{what}: expected UTCTime or GeneralizedTime, found tag 0x{t:02X}")),
+        (tag::UTC_TIME, _) | (tag::GENERALIZED_TIME, _) => return err(tlv.offset, DerErrorKind::TimeNotDer(what)),
+        (found, _) => return err(tlv.offset, DerErrorKind::NotATime { what, found }),
     };
-    let parsed = seconds_since_epoch(year, rest);
-    match parsed {
+    match seconds_since_epoch(year, rest) {
         Some(t) => Ok(t),
-        None => err(tlv.offset, format!("{what}: invalid date/time value")),
+        None => err(tlv.offset, DerErrorKind::InvalidDateTime(what)),
     }
 }
 
@@ -375,54 +395,6 @@ pub fn read_extension<'a>(r: &mut Reader<'a>) -> Result<Extension<'a>> {
     Ok(Extension { oid: oid.value, critical, value })
 }
 
-/// PEM (RFC 7468) input is refused beyond this many blocks, so a hostile file cannot make the
-/// reader allocate without bound.
-pub const MAX_PEM_BLOCKS: usize = 10_000;
-
-/// Every `-----BEGIN <label>-----` ... `-----END <label>-----` block of a PEM text, in order, as
-/// `(label, decoded bytes)`. Text outside blocks (comments, `openssl x509 -text` output) is
-/// ignored, as RFC 7468 §2 allows. Errors name the block: an END line missing or with another
-/// label, or invalid base64.
-pub fn pem_blocks(contents: &[u8]) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
-    use base64::Engine;
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    const DASHES: &[u8] = b"-----";
-    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    let mut out = Vec::new();
-    let mut rest = contents;
-    while let Some(start) = find(rest, BEGIN) {
-        if out.len() == MAX_PEM_BLOCKS {
-            return Err(format!("more than {MAX_PEM_BLOCKS} PEM blocks"));
-        }
-        let after = &rest[start + BEGIN.len()..];
-        let label_end = find(after, DASHES).ok_or_else(|| format!("PEM block #{}: unterminated BEGIN line", out.len()))?;
-        let label = &after[..label_end];
-        if label.len() > 64 || !label.iter().all(|&c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ') {
-            return Err(format!("PEM block #{}: invalid label", out.len()));
-        }
-        let body_start = &after[label_end + DASHES.len()..];
-        let mut end_line = b"-----END ".to_vec();
-        end_line.extend_from_slice(label);
-        end_line.extend_from_slice(DASHES);
-        let label_text = String::from_utf8_lossy(label).into_owned();
-        let body_len = find(body_start, &end_line)
-            .ok_or_else(|| format!("PEM block #{} ({label_text}): no matching END line (truncated file?)", out.len()))?;
-        let body: Vec<u8> = body_start[..body_len].iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&body)
-            .map_err(|e| format!("PEM block #{} ({label_text}): invalid base64 ({e})", out.len()))?;
-        out.push((label_text, decoded));
-        rest = &body_start[body_len + end_line.len()..];
-    }
-    Ok(out)
-}
-
-/// True when `contents` looks like PEM text rather than DER (DER starts with a tag byte, never
-/// with `-`; leading whitespace is allowed before PEM).
-pub fn looks_like_pem(contents: &[u8]) -> bool {
-    contents.trim_ascii_start().starts_with(b"-----BEGIN")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,34 +413,31 @@ mod tests {
 
     #[test]
     fn refuses_truncated_and_indefinite() {
-        assert!(Reader::new(&[0x30, 0x05, 0x01]).read().is_err());
-        assert!(Reader::new(&[0x30, 0x80, 0x00, 0x00]).read().is_err());
-        assert!(Reader::new(&[0x30]).read().is_err());
-        assert!(Reader::new(&[]).read().is_err());
-        assert!(Reader::new(&[0x30, 0x85, 1, 1, 1, 1, 1]).read().is_err());
+        let kind = |data: &[u8]| Reader::new(data).read().unwrap_err().kind;
+        assert_eq!(kind(&[0x30, 0x05, 0x01]), DerErrorKind::Truncated { len: 5, left: 1 });
+        assert_eq!(kind(&[0x30, 0x80, 0x00, 0x00]), DerErrorKind::IndefiniteLength);
+        assert_eq!(kind(&[0x30]), DerErrorKind::TruncatedHeader);
+        assert_eq!(kind(&[]), DerErrorKind::UnexpectedEnd);
+        assert_eq!(kind(&[0x30, 0x85, 1, 1, 1, 1, 1]), DerErrorKind::LengthTooLong(5));
+        assert_eq!(kind(&[0x1F, 0x01, 0x00]), DerErrorKind::MultiByteTag(0x1F));
+        let e = Reader::new(&[0x04, 0x00]).read_tag(tag::SEQUENCE, "Name").unwrap_err();
+        assert_eq!(e.to_string(), "expected Name (tag 0x30), found tag 0x04 at byte 0");
     }
 
     #[test]
     fn parses_times() {
-        let utc = b"260101000000Z";
-        let mut enc = vec![tag::UTC_TIME, 13];
-        enc.extend_from_slice(utc);
-        let t = Reader::new(&enc).read().unwrap();
-        assert_eq!(time(&t, "t").unwrap(), 1767225600);
-        let mut enc = vec![tag::GENERALIZED_TIME, 15];
-        enc.extend_from_slice(b"20500301123456Z");
-        let t = Reader::new(&enc).read().unwrap();
-        assert_eq!(time(&t, "t").unwrap(), 2529750896);
-        let mut enc = vec![tag::UTC_TIME, 13];
-        enc.extend_from_slice(b"260230000000Z");
-        let t = Reader::new(&enc).read().unwrap();
-        assert!(time(&t, "t").is_err());
-        let mut enc = vec![tag::UTC_TIME, 13];
-        enc.extend_from_slice(b"490101000000Z");
-        assert_eq!(time(&Reader::new(&enc).read().unwrap(), "t").unwrap(), 2493072000);
-        let mut enc = vec![tag::UTC_TIME, 13];
-        enc.extend_from_slice(b"500101000000Z");
-        assert_eq!(time(&Reader::new(&enc).read().unwrap(), "t").unwrap(), -631152000);
+        let read = |t: u8, text: &[u8]| {
+            let mut enc = vec![t, text.len() as u8];
+            enc.extend_from_slice(text);
+            time(&Reader::new(&enc).read().unwrap(), "t")
+        };
+        assert_eq!(read(tag::UTC_TIME, b"260101000000Z").unwrap(), 1767225600);
+        assert_eq!(read(tag::GENERALIZED_TIME, b"20500301123456Z").unwrap(), 2529750896);
+        assert_eq!(read(tag::UTC_TIME, b"260230000000Z").unwrap_err().kind, DerErrorKind::InvalidDateTime("t"));
+        assert_eq!(read(tag::UTC_TIME, b"490101000000Z").unwrap(), 2493072000);
+        assert_eq!(read(tag::UTC_TIME, b"500101000000Z").unwrap(), -631152000);
+        assert_eq!(read(tag::UTC_TIME, b"2601010000Z").unwrap_err().kind, DerErrorKind::TimeNotDer("t"));
+        assert_eq!(read(tag::INTEGER, b"1").unwrap_err().kind, DerErrorKind::NotATime { what: "t", found: tag::INTEGER });
     }
 
     #[test]
@@ -477,25 +446,13 @@ mod tests {
         let t = Reader::new(&enc).read().unwrap();
         assert_eq!(unsigned_integer(&t, "x").unwrap(), &[0x80, 0x01]);
         let enc = [0x02, 0x01, 0x80];
-        assert!(unsigned_integer(&Reader::new(&enc).read().unwrap(), "x").is_err());
+        assert_eq!(unsigned_integer(&Reader::new(&enc).read().unwrap(), "x").unwrap_err().kind, DerErrorKind::NegativeInteger("x"));
     }
 
     #[test]
     fn formats_oids() {
         assert_eq!(oid_to_string(&[0x55, 0x1D, 0x14]), "2.5.29.20");
         assert_eq!(oid_to_string(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B]), "1.2.840.113549.1.1.11");
-    }
-
-    #[test]
-    fn pem_blocks_in_order_with_labels() {
-        let text = b"junk\n-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\nmore\n-----BEGIN PUBLIC KEY-----\nBAU=\n-----END PUBLIC KEY-----\n";
-        let blocks = pem_blocks(text).unwrap();
-        assert_eq!(blocks, vec![("CERTIFICATE".to_string(), vec![1, 2, 3]), ("PUBLIC KEY".to_string(), vec![4, 5])]);
-        assert!(pem_blocks(b"-----BEGIN CERTIFICATE-----\nAQID\n").unwrap_err().contains("no matching END"));
-        assert!(pem_blocks(b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----").unwrap_err().contains("base64"));
-        assert!(pem_blocks(b"no pem here").unwrap().is_empty());
-        assert!(looks_like_pem(b"  \n-----BEGIN X"));
-        assert!(!looks_like_pem(&[0x30, 0x82]));
     }
 
     #[test]

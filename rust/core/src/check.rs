@@ -14,10 +14,40 @@ use crate::crl::NO_REASON;
 use crate::index::{Hit, IssuerView, LongKey, NOT_FOUND};
 use crate::mem::{uninit_vec, zeroed_vec};
 
-pub const GOOD: u8 = 0;
-pub const REVOKED: u8 = 1;
-pub const STALE: u8 = 2;
-pub const UNKNOWN: u8 = 3;
+/// A serial's status; the code is the byte of the output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Status {
+    Good = 0,
+    Revoked = 1,
+    Stale = 2,
+    Unknown = 3,
+}
+
+impl Status {
+    /// Every status, by code.
+    pub const ALL: [Status; 4] = [Status::Good, Status::Revoked, Status::Stale, Status::Unknown];
+
+    /// The stable name (`"revoked"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Good => "good",
+            Status::Revoked => "revoked",
+            Status::Stale => "stale",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// Good when the covering data is fresh, else stale.
+    #[inline]
+    fn unrevoked(fresh: bool) -> Status {
+        if fresh {
+            Status::Good
+        } else {
+            Status::Stale
+        }
+    }
+}
 
 /// Issuer slot for "not in the trust store".
 pub const UNKNOWN_ISSUER: u16 = u16::MAX;
@@ -42,9 +72,8 @@ impl Coverage {
     /// `partition_issuer[p]` is the issuer of partition `p`; `counts[p]` says whether `p` covers
     /// end-entity certificates (authority revocation lists do not).
     pub fn at(now: i64, n_issuers: usize, partition_issuer: &[u16], this_update: &[i64], next_update: &[i64], counts: &[bool]) -> Coverage {
-        let partition_fresh: Vec<bool> = (0..partition_issuer.len())
-            .map(|p| this_update[p] <= now && next_update[p] != NO_TIME && now < next_update[p])
-            .collect();
+        let partition_fresh: Vec<bool> =
+            (0..partition_issuer.len()).map(|p| this_update[p] <= now && next_update[p] != NO_TIME && now < next_update[p]).collect();
         let mut has_any = vec![false; n_issuers];
         let mut all_fresh = vec![true; n_issuers];
         for p in 0..partition_issuer.len() {
@@ -118,7 +147,7 @@ impl Slices<'_> {
 
     #[inline(always)]
     fn write(&mut self, i: usize, d: Decision) {
-        self.status[i] = d.status;
+        self.status[i] = d.status as u8;
         self.reason[i] = d.reason.unwrap_or(0);
         self.date[i] = d.date.unwrap_or(0);
         set_bit(self.date_valid, i, d.date.is_some());
@@ -135,7 +164,7 @@ impl Slices<'_> {
 
 #[derive(Clone, Copy)]
 struct Decision {
-    status: u8,
+    status: Status,
     reason: Option<u8>,
     date: Option<i64>,
     invalidity: Option<i64>,
@@ -314,7 +343,7 @@ fn check_chunk_with<F: Fn(usize) -> u16>(
     if let (Some(i), None) = (issuers_constant(&issuer_of, len), partitions) {
         if coverage.issuer_revoked.get(i as usize).is_some_and(|r| r.is_none()) {
             if let Some(v) = views[i as usize].as_ref() {
-                let miss = if coverage.issuer_fresh[i as usize] { GOOD } else { STALE };
+                let miss = Status::unrevoked(coverage.issuer_fresh[i as usize]);
                 return check_chunk_uniform(v, miss, keys, out);
             }
         }
@@ -430,7 +459,7 @@ const GATHER_AHEAD: usize = 96;
 /// Keeping the payload gather out of the lookup loop means neither kind of miss (the bitmap or
 /// directory, in cache; the payload, in memory) waits behind the other.
 #[inline(always)] // into check_chunk_popcnt, so that it is compiled with popcnt
-fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut Slices<'_>) -> [u64; 4] {
+fn check_chunk_uniform(view: &IssuerView<'_>, miss: Status, keys: &[u64], out: &mut Slices<'_>) -> [u64; 4] {
     let len = keys.len();
     let mut hits: Vec<(u32, u32)> = Vec::with_capacity(len);
     // The first keys tell how often keys are present; if often, ranking every key beats
@@ -442,7 +471,7 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut 
     } else {
         find_rows::<false>(view, &keys[probe..], |i, row| push_hit(&mut hits, probe + i, row));
     }
-    out.status.fill(miss);
+    out.status.fill(miss as u8);
     out.reason.fill(0);
     out.date.fill(0);
     out.date_valid.fill(0);
@@ -461,7 +490,7 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut 
         let i = i as usize;
         let h = view.hit_short(row);
         let bit = 1u8 << (i % 8);
-        out.status[i] = REVOKED;
+        out.status[i] = Status::Revoked as u8;
         out.date[i] = h.date as i64;
         out.date_valid[i / 8] |= bit;
         if h.reason != NO_REASON {
@@ -477,7 +506,7 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: u8, keys: &[u64], out: &mut 
         }
     }
     let mut counts = [0u64; 4];
-    counts[REVOKED as usize] = hits.len() as u64;
+    counts[Status::Revoked as usize] = hits.len() as u64;
     counts[miss as usize] += (len - hits.len()) as u64;
     counts
 }
@@ -509,21 +538,21 @@ fn decide_group<F: Fn(usize) -> u16>(
             let issuer = issuer_of(i);
             let row = rows[j + b];
             let (status, reason, date, inv, part) = if issuer as usize >= n_views {
-                (UNKNOWN, NO_REASON, None, None, ISSUER_WIDE)
+                (Status::Unknown, NO_REASON, None, None, ISSUER_WIDE)
             } else if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
-                (REVOKED, code, Some(date), None, ISSUER_WIDE)
+                (Status::Revoked, code, Some(date), None, ISSUER_WIDE)
             } else if let (true, Some(v)) = (row != NOT_FOUND, &views[issuer as usize]) {
                 let h = v.hit_short(row);
-                (REVOKED, h.reason, Some(h.date as i64), h.invalidity, h.partition)
+                (Status::Revoked, h.reason, Some(h.date as i64), h.invalidity, h.partition)
             } else {
                 let fresh = match partitions.map(|p| p[start + i]) {
                     None | Some(ISSUER_WIDE) => coverage.issuer_fresh[issuer as usize],
                     Some(MISSING_PARTITION) => false,
                     Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
                 };
-                (if fresh { GOOD } else { STALE }, NO_REASON, None, None, ISSUER_WIDE)
+                (Status::unrevoked(fresh), NO_REASON, None, None, ISSUER_WIDE)
             };
-            out.status[i] = status;
+            out.status[i] = status as u8;
             out.reason[i] = if reason == NO_REASON { 0 } else { reason };
             out.date[i] = date.unwrap_or(0);
             date_bits |= (date.is_some() as u8) << b;
@@ -556,14 +585,14 @@ fn set_bit(bits: &mut [u8], i: usize, on: bool) {
 fn decide(n_views: usize, issuer: u16, partition: Option<u16>, hit: Option<Hit>, coverage: &Coverage) -> Decision {
     let none = |status| Decision { status, reason: None, date: None, invalidity: None, partition: ISSUER_WIDE };
     if issuer == UNKNOWN_ISSUER || issuer as usize >= n_views {
-        return none(UNKNOWN);
+        return none(Status::Unknown);
     }
     if let Some((date, code)) = coverage.issuer_revoked[issuer as usize] {
-        return Decision { status: REVOKED, reason: Some(code), date: Some(date), invalidity: None, partition: ISSUER_WIDE };
+        return Decision { status: Status::Revoked, reason: Some(code), date: Some(date), invalidity: None, partition: ISSUER_WIDE };
     }
     if let Some(h) = hit {
         return Decision {
-            status: REVOKED,
+            status: Status::Revoked,
             reason: if h.reason == crate::crl::NO_REASON { None } else { Some(h.reason) },
             date: Some(h.date as i64),
             invalidity: h.invalidity,
@@ -575,13 +604,17 @@ fn decide(n_views: usize, issuer: u16, partition: Option<u16>, hit: Option<Hit>,
         Some(MISSING_PARTITION) => false,
         Some(p) => coverage.partition_fresh.get(p as usize).copied().unwrap_or(false),
     };
-    none(if fresh { GOOD } else { STALE })
+    none(Status::unrevoked(fresh))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::index::{build, Record};
+
+    fn codes(statuses: &[Status]) -> Vec<u8> {
+        statuses.iter().map(|&s| s as u8).collect()
+    }
 
     #[test]
     fn statuses_follow_the_contract() {
@@ -594,7 +627,7 @@ mod tests {
         let issuers = [0u16, 0, 0, 0, UNKNOWN_ISSUER];
         let parts = [ISSUER_WIDE, 0, 1, MISSING_PARTITION, ISSUER_WIDE];
         let out = check(&views, Issuers::PerRow(&issuers), Some(&parts), &short, &[], &cov, true);
-        assert_eq!(out.status, vec![REVOKED, GOOD, STALE, STALE, UNKNOWN]);
+        assert_eq!(out.status, codes(&[Status::Revoked, Status::Good, Status::Stale, Status::Stale, Status::Unknown]));
         assert_eq!(out.revocation_date[0], 100);
         assert_eq!(out.partition.as_ref().unwrap()[0], 0);
         assert!(out.invalidity.is_none());
@@ -602,14 +635,14 @@ mod tests {
         assert_eq!(out.counts, [1, 1, 2, 1]);
         // Issuer-wide: one stale partition makes every unrevoked serial stale.
         let out = check(&views, Issuers::All(0), None, &short, &[], &cov, false);
-        assert_eq!(out.status, vec![REVOKED, STALE, STALE, STALE, STALE]);
+        assert_eq!(out.status, codes(&[Status::Revoked, Status::Stale, Status::Stale, Status::Stale, Status::Stale]));
         // All fresh: good.
         let cov = Coverage::at(100, 2, &[0, 0], &[0, 0], &[2000, 500], &[true, true]);
         let out = check(&views, Issuers::All(0), None, &short, &[], &cov, false);
-        assert_eq!(out.status, vec![REVOKED, GOOD, GOOD, GOOD, GOOD]);
+        assert_eq!(out.status, codes(&[Status::Revoked, Status::Good, Status::Good, Status::Good, Status::Good]));
         // Issuer 1 has no CRL at all: stale.
         let out = check(&views, Issuers::All(1), None, &short, &[], &cov, false);
-        assert_eq!(out.status, vec![STALE; 5]);
+        assert_eq!(out.status, codes(&[Status::Stale; 5]));
     }
 
     /// The one-issuer fast path and the general path give identical outputs, byte for byte,
@@ -629,19 +662,35 @@ mod tests {
             let serials: Vec<u64> = (0..20_000u64).map(|i| 1000 + i * spread + next() % spread).collect();
             let records: Vec<Record> = serials
                 .iter()
-                .map(|&serial| Record { serial, date: (next() % 1_000_000) as u32, partition: (next() % 7) as u16, reason: [0, 1, 4, 5, NO_REASON][(next() % 5) as usize] })
+                .map(|&serial| Record {
+                    serial,
+                    date: (next() % 1_000_000) as u32,
+                    partition: (next() % 7) as u16,
+                    reason: [0, 1, 4, 5, NO_REASON][(next() % 5) as usize],
+                })
                 .collect();
             let invalidity: Vec<InvalidityRecord> = records
                 .iter()
                 .step_by(97)
-                .map(|r| InvalidityRecord { serial: SerialKey::Short(r.serial), partition: r.partition, date: r.date, invalidity: -(r.date as i64) })
+                .map(|r| InvalidityRecord {
+                    serial: SerialKey::Short(r.serial),
+                    partition: r.partition,
+                    date: r.date,
+                    invalidity: -(r.date as i64),
+                })
                 .collect();
             let cols = build(records, vec![], invalidity);
             let views = vec![Some(cols.view())];
             // Half of the keys present (ranked eagerly), and one in twenty (ranked on a hit).
             for (one_in, now) in [(2, 10), (20, 10), (2, 5000)] {
                 let queries: Vec<u64> = (0..3 * CHUNK + 123)
-                    .map(|_| if next() % one_in == 0 { serials[(next() % serials.len() as u64) as usize] } else { next() % (serials[serials.len() - 1] + 50) })
+                    .map(|_| {
+                        if next() % one_in == 0 {
+                            serials[(next() % serials.len() as u64) as usize]
+                        } else {
+                            next() % (serials[serials.len() - 1] + 50)
+                        }
+                    })
                     .collect();
                 let cov = Coverage::at(now, 1, &[0; 7], &[0; 7], &[1000; 7], &[true; 7]);
                 let fast = check(&views, Issuers::All(0), None, &queries, &[], &cov, true);
@@ -655,7 +704,7 @@ mod tests {
                 assert_eq!(fast.invalidity, general.invalidity);
                 assert_eq!(fast.partition, general.partition);
                 assert_eq!(fast.counts, general.counts);
-                assert!(fast.counts[REVOKED as usize] > 0 && fast.counts[REVOKED as usize] < queries.len() as u64);
+                assert!(fast.counts[Status::Revoked as usize] > 0 && fast.counts[Status::Revoked as usize] < queries.len() as u64);
                 assert!(fast.invalidity.as_ref().unwrap().1.iter().any(|&b| b != 0));
             }
         }

@@ -17,23 +17,15 @@ pub enum SerialKey {
     Long([u8; MAX_SERIAL_OCTETS]),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a serial was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SerialError {
+    #[error("empty serial")]
     Empty,
+    #[error("serial of {0} significant octets exceeds the {MAX_SERIAL_OCTETS}-octet limit of RFC 5280")]
     TooLong(usize),
+    #[error("not a hexadecimal serial (expected digits 0-9/A-F, optional 0x prefix and ':' separators)")]
     InvalidHex,
-}
-
-impl fmt::Display for SerialError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SerialError::Empty => write!(f, "empty serial"),
-            SerialError::TooLong(n) => {
-                write!(f, "serial of {n} significant octets exceeds the {MAX_SERIAL_OCTETS}-octet limit of RFC 5280")
-            }
-            SerialError::InvalidHex => write!(f, "not a hexadecimal serial (expected digits 0-9/A-F, optional 0x prefix and ':' separators)"),
-        }
-    }
 }
 
 impl SerialKey {

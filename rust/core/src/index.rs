@@ -208,11 +208,8 @@ pub fn build(mut records: Vec<Record>, mut long: Vec<LongRecord>, invalidity: Ve
             if row == NOT_FOUND {
                 continue;
             }
-            let (d, p, _) = if (row as usize) < n {
-                unpack(&out.payload[row as usize])
-            } else {
-                unpack(&out.long_payload[row as usize - n])
-            };
+            let (d, p, _) =
+                if (row as usize) < n { unpack(&out.payload[row as usize]) } else { unpack(&out.long_payload[row as usize - n]) };
             if p == rec.partition && d == rec.date {
                 inv.push((row, rec.invalidity));
             }
@@ -243,10 +240,12 @@ fn build_lookup(out: &mut IssuerColumns) {
     let range = s[n - 1] - base;
     out.dir_base = base;
     // Whole blocks only, so a rank never reads past the bitmap (the padding bits are zero).
-    let blocks = ((range / 64 + 1) as usize).div_ceil(WORDS_PER_BLOCK);
-    let words = blocks * WORDS_PER_BLOCK;
-    let bitmap_bits = words as u64 * 64 + (blocks as u64 + 1) * 32;
-    if range < u64::MAX / 2 && bitmap_bits <= BITMAP_MAX_BITS_PER_ENTRY * n as u64 {
+    let blocks = (range / 64 + 1).div_ceil(WORDS_PER_BLOCK as u64);
+    let words = blocks * WORDS_PER_BLOCK as u64;
+    // In u128: a sparse range's bitmap would not even fit in 64 bits of size.
+    let bitmap_bits = words as u128 * 64 + (blocks as u128 + 1) * 32;
+    if bitmap_bits <= BITMAP_MAX_BITS_PER_ENTRY as u128 * n as u128 {
+        let (blocks, words) = (blocks as usize, words as usize);
         let mut bitmap = vec![0u64; words];
         for &v in s {
             let pos = v - base;
@@ -317,6 +316,30 @@ pub struct IssuerView<'a> {
     pub invalidity_dates: &'a [i64],
 }
 
+/// Why an index read from a file cannot be used (checked before any lookup, so that a damaged
+/// file can never make a lookup read out of bounds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("entry columns have different lengths ({serials} serials)")]
+    EntryColumns { serials: usize },
+    #[error("long-serial columns have different lengths")]
+    LongColumns,
+    #[error("invalidity columns have different lengths")]
+    InvalidityColumns,
+    #[error("invalidity row out of range")]
+    InvalidityRow,
+    #[error("bitmap and ranks do not match")]
+    BitmapShape,
+    #[error("rank of bitmap block {block} is wrong")]
+    Rank { block: usize },
+    #[error("bitmap does not hold one bit per entry")]
+    BitmapCount,
+    #[error("directory does not span the entries")]
+    DirectorySpan,
+    #[error("directory offsets are not monotonic")]
+    DirectoryOrder,
+}
+
 /// What was found for one serial.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hit {
@@ -329,45 +352,45 @@ pub struct Hit {
 impl<'a> IssuerView<'a> {
     /// Checks that the columns are consistent, so lookups can never index out of bounds even
     /// if a file was damaged. Cheap: it reads the directory, not the entries.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), IndexError> {
         let n = self.serials.len();
         if self.payload.len() != n {
-            return Err(format!("entry columns have different lengths ({n} serials)"));
+            return Err(IndexError::EntryColumns { serials: n });
         }
         let m = self.long_serials.len();
         if self.long_payload.len() != m {
-            return Err("long-serial columns have different lengths".into());
+            return Err(IndexError::LongColumns);
         }
         if self.invalidity_rows.len() != self.invalidity_dates.len() {
-            return Err("invalidity columns have different lengths".into());
+            return Err(IndexError::InvalidityColumns);
         }
         if self.invalidity_rows.iter().any(|&r| r as usize >= n + m) {
-            return Err("invalidity row out of range".into());
+            return Err(IndexError::InvalidityRow);
         }
         if !self.bitmap.is_empty() {
             // Every rank must equal the bits before it, so a rank can never point past `n`.
             let blocks = self.bitmap.len() / WORDS_PER_BLOCK;
             if self.bitmap.len() % WORDS_PER_BLOCK != 0 || self.ranks.len() != blocks + 1 || !self.directory.is_empty() {
-                return Err("bitmap and ranks do not match".into());
+                return Err(IndexError::BitmapShape);
             }
             let mut total = 0u32;
             for (i, block) in self.bitmap.chunks(WORDS_PER_BLOCK).enumerate() {
                 if self.ranks[i] != total {
-                    return Err(format!("rank of bitmap block {i} is wrong"));
+                    return Err(IndexError::Rank { block: i });
                 }
                 total += block.iter().map(|w| w.count_ones()).sum::<u32>();
             }
             if self.ranks[blocks] != total || total as usize != n {
-                return Err("bitmap does not hold one bit per entry".into());
+                return Err(IndexError::BitmapCount);
             }
             return Ok(());
         }
         let d = self.directory;
         if d.len() < 2 || d[0] != 0 || d[d.len() - 1] as usize != n || self.dir_shift > 63 {
-            return Err("directory does not span the entries".into());
+            return Err(IndexError::DirectorySpan);
         }
         if d.windows(2).any(|w| w[0] > w[1]) {
-            return Err("directory offsets are not monotonic".into());
+            return Err(IndexError::DirectoryOrder);
         }
         Ok(())
     }

@@ -632,7 +632,11 @@ impl<'a> Scan<'a> {
     }
 
     fn too_many(max_items: usize, field: &str) -> Stop {
-        Stop::Shape(Fault { status: 413, location: pointer(&[field]), message: format!("more than {} items in one request", thousands(max_items)) })
+        Stop::Shape(Fault {
+            status: 413,
+            location: pointer(&[field]),
+            message: format!("more than {} items in one request", thousands(max_items)),
+        })
     }
 
     fn serials(&mut self, out: &mut Serials, max_items: usize) -> Step<()> {
@@ -948,7 +952,11 @@ fn syntax_fault(body: &[u8], at: usize, what: &str) -> Fault {
 /// Decodes a JSON batch request. `max_items` bounds the items (413 past it).
 pub fn decode_json(body: &[u8], max_items: usize) -> Result<Request, Fault> {
     if let Err(e) = std::str::from_utf8(body) {
-        return Err(Fault { status: 400, location: "body".into(), message: format!("body is not valid UTF-8 (byte offset {})", e.valid_up_to()) });
+        return Err(Fault {
+            status: 400,
+            location: "body".into(),
+            message: format!("body is not valid UTF-8 (byte offset {})", e.valid_up_to()),
+        });
     }
     // A UTF-8 byte order mark may be ignored (RFC 8259 §8.1).
     let start = if body.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
@@ -961,7 +969,11 @@ pub fn decode_json(body: &[u8], max_items: usize) -> Result<Request, Fault> {
             let mut check = Scan { b: body, i: start, scratch: Vec::new() };
             let outcome = check.skip_value().and_then(|_| {
                 check.ws();
-                if check.i == body.len() { Ok(()) } else { Err(Stop::Syntax(check.i, "unexpected data after the JSON object")) }
+                if check.i == body.len() {
+                    Ok(())
+                } else {
+                    Err(Stop::Syntax(check.i, "unexpected data after the JSON object"))
+                }
             });
             match outcome {
                 Err(Stop::Syntax(at, what)) => Err(syntax_fault(body, at, what)),
@@ -1333,9 +1345,18 @@ impl Indices<'_> {
 pub enum Column<'a> {
     Str(Strings<'a>),
     /// Dictionary-encoded strings: indices (with their validity and offset) and the values.
-    Dict { indices: Indices<'a>, valid: Option<&'a [u8]>, offset: usize, values: Strings<'a> },
+    Dict {
+        indices: Indices<'a>,
+        valid: Option<&'a [u8]>,
+        offset: usize,
+        values: Strings<'a>,
+    },
     /// Seconds since the epoch, rendered `2026-11-26T00:00:00Z`.
-    Time { values: &'a [i64], valid: Option<&'a [u8]>, offset: usize },
+    Time {
+        values: &'a [i64],
+        valid: Option<&'a [u8]>,
+        offset: usize,
+    },
 }
 
 /// A field of each result object: its key, its column, and whether a null is left out.
@@ -1422,10 +1443,24 @@ fn needs_escape(s: &[u8]) -> bool {
 /// A field prepared for rendering: its pieces rendered once.
 enum Prep<'a> {
     /// `prefix` is `"name":"`; `escape` when some value needs escaping.
-    Str { s: Strings<'a>, prefix: Vec<u8>, escape: bool },
+    Str {
+        s: Strings<'a>,
+        prefix: Vec<u8>,
+        escape: bool,
+    },
     /// `pieces[i]` is `"name":"value i"` (None for a null value).
-    Dict { indices: Indices<'a>, valid: Option<&'a [u8]>, offset: usize, pieces: Vec<Option<Vec<u8>>> },
-    Time { values: &'a [i64], valid: Option<&'a [u8]>, offset: usize, prefix: Vec<u8> },
+    Dict {
+        indices: Indices<'a>,
+        valid: Option<&'a [u8]>,
+        offset: usize,
+        pieces: Vec<Option<Vec<u8>>>,
+    },
+    Time {
+        values: &'a [i64],
+        valid: Option<&'a [u8]>,
+        offset: usize,
+        prefix: Vec<u8>,
+    },
 }
 
 struct Prepared<'a> {
@@ -1622,7 +1657,8 @@ impl<'a> Rendering<'a> {
     /// Prepares rows `0..n` of `fields` (checking every buffer) and sizes their JSON.
     pub fn new(fields: &[Field<'a>], n: usize) -> Result<Rendering<'a>, String> {
         let fields = prepare(fields, n)?;
-        let spans: Vec<(usize, usize)> = (0..n.div_ceil(RENDER_CHUNK)).map(|c| (c * RENDER_CHUNK, ((c + 1) * RENDER_CHUNK).min(n))).collect();
+        let spans: Vec<(usize, usize)> =
+            (0..n.div_ceil(RENDER_CHUNK)).map(|c| (c * RENDER_CHUNK, ((c + 1) * RENDER_CHUNK).min(n))).collect();
         let size = |&(lo, hi): &(usize, usize)| -> Result<(usize, usize, usize), String> {
             let mut count = Count(0);
             for row in lo..hi {
@@ -1630,7 +1666,11 @@ impl<'a> Rendering<'a> {
             }
             Ok((lo, hi, count.0))
         };
-        let chunks = if spans.len() > 1 { spans.par_iter().map(size).collect::<Result<_, _>>()? } else { spans.iter().map(size).collect::<Result<_, _>>()? };
+        let chunks = if spans.len() > 1 {
+            spans.par_iter().map(size).collect::<Result<_, _>>()?
+        } else {
+            spans.iter().map(size).collect::<Result<_, _>>()?
+        };
         Ok(Rendering { fields, chunks })
     }
 
@@ -1727,7 +1767,8 @@ mod tests {
         assert_eq!(r.serials.bad_codes, vec![code::INVALID_HEX, code::NUMBER, code::NULL, code::ARRAY]);
         assert_eq!(r.serials.bad_text, b"zz");
         assert_eq!(r.issuer_data, b"a");
-        let r = decode(r#"{"items": [{"issuer": "a", "serial": "01"}, {"serial": "02", "issuer": "b"}, {"issuer": "a", "serial": "03"}]}"#).unwrap();
+        let r = decode(r#"{"items": [{"issuer": "a", "serial": "01"}, {"serial": "02", "issuer": "b"}, {"issuer": "a", "serial": "03"}]}"#)
+            .unwrap();
         assert!(r.items_form);
         assert_eq!(r.issuer_codes, vec![0, 1, 0]);
         assert_eq!(r.issuer_data, b"ab");

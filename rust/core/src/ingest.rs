@@ -1,10 +1,10 @@
 //! Reading, verifying and collecting the entries of many CRL files in parallel.
 //!
 //! Each file is memory-mapped; its `tbsCertList` is hashed on one core while its entries are
-//! walked on another (rayon::join), and the signature is verified once against the CA key that
-//! the CRL's authority key identifier names (or, without one, every trusted key whose subject
-//! equals the CRL issuer). A file either yields all its entries or an error that names the
-//! cause; nothing in between.
+//! walked on another (rayon::join), and the signature is verified against the trusted keys that
+//! [`crate::trust`]'s rule makes candidates (the key the CRL's authority key identifier names,
+//! or without one every key whose subject matches the CRL issuer's name). A file either yields
+//! all its entries or an error that names the cause; nothing in between.
 
 use std::fs::File;
 use std::path::Path;
@@ -12,24 +12,11 @@ use std::path::Path;
 use memmap2::Mmap;
 use rayon::prelude::*;
 
-use crate::crl::{self, Crl, CrlError, IssuingDistributionPoint, NO_REASON};
+use crate::crl::{self, Crl, CrlError, EntryProblem, IssuingDistributionPoint, NO_REASON};
 use crate::index::{InvalidityRecord, LongRecord, Record, NO_PARTITION};
-use crate::names::hex_upper;
 use crate::serial::SerialKey;
 use crate::signature::{self, HashAlg, SignatureError};
-
-/// A CA key from the trust store.
-#[derive(Debug, Clone)]
-pub struct Anchor {
-    pub alias: String,
-    pub key_id: Vec<u8>,
-    pub subject_der: Vec<u8>,
-    pub subject: String,
-    /// SubjectPublicKeyInfo DER.
-    pub public_key: Vec<u8>,
-    /// False when the CA certificate's keyUsage lacks cRLSign.
-    pub crl_sign: bool,
-}
+use crate::trust::Anchors;
 
 /// Counts of entries by reason code (index 0..=10) plus one slot (11) for "no reason".
 pub type ReasonCounts = [u64; 12];
@@ -64,7 +51,7 @@ pub struct FileOutcome {
 }
 
 /// Reads, verifies and collects each file, in parallel. Outcomes are in input order.
-pub fn read_files(paths: &[String], anchors: &[Anchor]) -> Vec<FileOutcome> {
+pub fn read_files(paths: &[String], anchors: &Anchors) -> Vec<FileOutcome> {
     paths
         .par_iter()
         .map(|path| {
@@ -82,54 +69,26 @@ pub fn read_files(paths: &[String], anchors: &[Anchor]) -> Vec<FileOutcome> {
 }
 
 fn map_file(path: &Path) -> Result<Mmap, CrlError> {
-    let file = File::open(path).map_err(|e| CrlError::NotACrl(format!("cannot open: {e}")))?;
-    let len = file.metadata().map_err(|e| CrlError::NotACrl(format!("cannot stat: {e}")))?.len();
+    let io = |action: &'static str| move |e: std::io::Error| CrlError::Io { action, error: e.to_string() };
+    let file = File::open(path).map_err(io("open"))?;
+    let len = file.metadata().map_err(io("stat"))?.len();
     if len == 0 {
-        return Err(CrlError::NotACrl("the file is empty".into()));
+        return Err(CrlError::Empty);
     }
     // SAFETY: the mapping is read-only; ingest inputs are not modified while being read (a
     // concurrent writer could at worst make this CRL fail to parse or verify).
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| CrlError::NotACrl(format!("cannot map: {e}")))?;
+    let map = unsafe { Mmap::map(&file) }.map_err(io("map"))?;
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     Ok(map)
 }
 
-/// Finds the CA keys that may have signed `crl`.
-fn candidates(crl: &Crl<'_>, anchors: &[Anchor]) -> Result<Vec<usize>, CrlError> {
-    if let Some(aki) = crl.authority_key_id {
-        let found: Vec<usize> = (0..anchors.len()).filter(|&i| anchors[i].key_id == aki).collect();
-        if found.is_empty() {
-            return Err(CrlError::UnknownIssuer(format!(
-                "no CA in the trust store has key identifier {} (CRL issuer: {})",
-                hex_upper(aki),
-                crl.issuer
-            )));
-        }
-        for &i in &found {
-            let a = &anchors[i];
-            if a.subject_der != crl.issuer_der && a.subject != crl.issuer {
-                return Err(CrlError::UnknownIssuer(format!(
-                    "CRL issuer '{}' differs from the subject '{}' of CA '{}' whose key it names",
-                    crl.issuer, a.subject, a.alias
-                )));
-            }
-        }
-        Ok(found)
-    } else {
-        let found: Vec<usize> =
-            (0..anchors.len()).filter(|&i| anchors[i].subject_der == crl.issuer_der || anchors[i].subject == crl.issuer).collect();
-        if found.is_empty() {
-            return Err(CrlError::UnknownIssuer(format!("no CA in the trust store is named '{}'", crl.issuer)));
-        }
-        Ok(found)
-    }
-}
-
 /// Verifies the signature of `der` and collects its entries.
-pub fn verify_and_collect(der: &[u8], anchors: &[Anchor]) -> Result<VerifiedCrl, CrlError> {
+pub fn verify_and_collect(der: &[u8], anchors: &Anchors) -> Result<VerifiedCrl, CrlError> {
     let crl = Crl::parse(der)?;
-    let found = candidates(&crl, anchors)?;
+    let found = anchors
+        .candidates(crl.issuer_der, crl.authority_key_id)
+        .map_err(|problem| CrlError::UnknownIssuer { issuer: crl.issuer.clone(), problem })?;
     let scheme = crl.scheme;
 
     // Hash the signed bytes on one core while the entries are walked on another.
@@ -154,14 +113,14 @@ pub fn verify_and_collect(der: &[u8], anchors: &[Anchor]) -> Result<VerifiedCrl,
     let mut verified = None;
     let mut last_error = CrlError::Signature(SignatureError::Invalid);
     for &i in &found {
-        let key = match signature::parse_key(scheme, &anchors[i].public_key) {
+        let key = match anchors[i].key(scheme) {
             Ok(k) => k,
             Err(e) => {
                 last_error = CrlError::Signature(e);
                 continue;
             }
         };
-        match signature::verify_digest(&key, scheme.hash, signed_digest.as_ref(), crl.signature) {
+        match signature::verify_digest(key, scheme.hash, signed_digest.as_ref(), crl.signature) {
             Ok(()) => {
                 verified = Some(i);
                 break;
@@ -170,11 +129,8 @@ pub fn verify_and_collect(der: &[u8], anchors: &[Anchor]) -> Result<VerifiedCrl,
         }
     }
     let anchor = verified.ok_or(last_error)?;
-    if !anchors[anchor].crl_sign {
-        return Err(CrlError::IssuerNotAllowed(format!(
-            "CA '{}' may not sign CRLs (its keyUsage lacks cRLSign)",
-            anchors[anchor].alias
-        )));
+    if !anchors[anchor].may_sign_crls {
+        return Err(CrlError::IssuerNotAllowed { alias: anchors[anchor].alias.clone() });
     }
     let (entries, records, long_records, invalidity, reason_counts) = collected?;
     let mut content_sha256 = [0u8; 32];
@@ -206,12 +162,11 @@ fn collect_entries(crl: &Crl<'_>) -> Result<Collected, CrlError> {
     let mut invalidity = Vec::new();
     let mut reasons: ReasonCounts = [0; 12];
     let count = crl.for_each_entry(|index, e| {
-        let date = u32::try_from(e.revocation_date).map_err(|_| CrlError::InvalidEntry {
-            index,
-            what: "revocationDate outside 1970-01-01..2106-02-07, which this engine stores".into(),
-        })?;
+        let date = u32::try_from(e.revocation_date).map_err(|_| CrlError::InvalidEntry { index, problem: EntryProblem::DateOutOfRange })?;
         reasons[if e.reason == NO_REASON { 11 } else { e.reason as usize }] += 1;
-        let key = SerialKey::from_be_bytes(e.serial).map_err(|err| CrlError::InvalidEntry { index, what: err.to_string() })?;
+        // The parser has refused serials over 20 octets already.
+        let key = SerialKey::from_be_bytes(e.serial)
+            .map_err(|_| CrlError::InvalidEntry { index, problem: EntryProblem::SerialTooLong(e.serial.len()) })?;
         match key {
             SerialKey::Short(serial) => records.push(Record { serial, date, partition: NO_PARTITION, reason: e.reason }),
             SerialKey::Long(serial) => long_records.push(LongRecord { serial, date, partition: NO_PARTITION, reason: e.reason }),

@@ -5,8 +5,6 @@
 //! (RFC 4055 §3.1; the parameters every mainstream CA uses). The signed bytes are hashed exactly
 //! as encoded: nothing is ever re-encoded before verification.
 
-use std::fmt;
-
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self as awssig, ParsedPublicKey, RsaParameters};
 
@@ -104,26 +102,56 @@ impl Scheme {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a signature could not be verified, a variant per failure.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SignatureError {
-    /// The AlgorithmIdentifier names an algorithm this engine does not verify.
-    Unsupported(String),
+    /// The AlgorithmIdentifier names an algorithm this engine does not verify (dotted OID).
+    #[error("unsupported signature algorithm {0}")]
+    UnsupportedAlgorithm(String),
+    /// A hash other than SHA-1/SHA-256/SHA-384/SHA-512 (dotted OID).
+    #[error("unsupported signature algorithm hash {0}")]
+    UnsupportedHash(String),
+    /// RSASSA-PSS with a mask generation function other than MGF1 (dotted OID).
+    #[error("unsupported signature algorithm PSS mask generation {0}")]
+    UnsupportedMaskGeneration(String),
+    /// RSASSA-PSS parameters outside the interoperable profile (RFC 4055 §3.1).
+    #[error(
+        "unsupported signature algorithm PSS parameters (hash {}, MGF1 {}, salt {salt}); only SHA-256/384/512 with matching MGF1 and salt length are verified",
+        hash.name(),
+        mgf.name()
+    )]
+    UnsupportedPssParameters { hash: HashAlg, mgf: HashAlg, salt: u64 },
+    #[error("unsupported signature algorithm PSS trailerField other than 1")]
+    UnsupportedTrailerField,
+    /// A scheme aws-lc-rs has no verifier for (RSASSA-PSS with SHA-1).
+    #[error("unsupported signature algorithm {}", .0.name())]
+    UnsupportedScheme(Scheme),
     /// The AlgorithmIdentifier is malformed.
+    #[error("malformed signature algorithm: {0}")]
     Malformed(der::DerError),
-    /// The public key could not be used (not RSA, too small, malformed).
-    BadKey(String),
+    /// The public key could not be used (not RSA, too small, malformed), as aws-lc-rs says.
+    #[error("unusable public key: {0}")]
+    BadKey(aws_lc_rs::error::KeyRejected),
+    /// A precomputed digest of the wrong size for its hash.
+    #[error("unusable public key: digest must be {} bytes for {}", .0.output_len(), .0.name())]
+    DigestLength(HashAlg),
     /// The signature does not verify.
+    #[error("signature does not verify")]
     Invalid,
 }
 
-impl fmt::Display for SignatureError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SignatureError::Unsupported(what) => write!(f, "unsupported signature algorithm {what}"),
-            SignatureError::Malformed(e) => write!(f, "malformed signature algorithm: {e}"),
-            SignatureError::BadKey(why) => write!(f, "unusable public key: {why}"),
-            SignatureError::Invalid => write!(f, "signature does not verify"),
-        }
+impl SignatureError {
+    /// True when the algorithm, not the signature or key, is what could not be used.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            SignatureError::UnsupportedAlgorithm(_)
+                | SignatureError::UnsupportedHash(_)
+                | SignatureError::UnsupportedMaskGeneration(_)
+                | SignatureError::UnsupportedPssParameters { .. }
+                | SignatureError::UnsupportedTrailerField
+                | SignatureError::UnsupportedScheme(_)
+        )
     }
 }
 
@@ -148,7 +176,7 @@ fn hash_identifier(tlv: &Tlv<'_>) -> Result<HashAlg, SignatureError> {
     let mut r = tlv.expect(tag::SEQUENCE, "hash AlgorithmIdentifier")?.reader();
     let oid = r.read_tag(tag::OID, "hash algorithm")?;
     absent_or_null(&mut r)?;
-    HashAlg::from_oid(oid.value).ok_or_else(|| SignatureError::Unsupported(format!("hash {}", der::oid_to_string(oid.value))))
+    HashAlg::from_oid(oid.value).ok_or_else(|| SignatureError::UnsupportedHash(der::oid_to_string(oid.value)))
 }
 
 /// Parses RSASSA-PSS-params (RFC 4055 §3.1); only the interoperable profile is accepted.
@@ -171,7 +199,7 @@ fn pss_parameters(r: &mut Reader<'_>) -> Result<HashAlg, SignatureError> {
         let mut g = mgf.reader();
         let oid = g.read_tag(tag::OID, "mask generation function")?;
         if oid.value != OID_MGF1 {
-            return Err(SignatureError::Unsupported(format!("PSS mask generation {}", der::oid_to_string(oid.value))));
+            return Err(SignatureError::UnsupportedMaskGeneration(der::oid_to_string(oid.value)));
         }
         mgf_hash = hash_identifier(&g.read()?)?;
         g.finish("MGF1 parameters")?;
@@ -184,16 +212,12 @@ fn pss_parameters(r: &mut Reader<'_>) -> Result<HashAlg, SignatureError> {
     if let Some(t) = p.read_optional(tag::context_constructed(3))? {
         let mut tr = t.reader();
         if der::small_integer(&tr.read_tag(tag::INTEGER, "trailerField")?, "trailerField")? != 1 {
-            return Err(SignatureError::Unsupported("PSS trailerField other than 1".into()));
+            return Err(SignatureError::UnsupportedTrailerField);
         }
     }
     p.finish("RSASSA-PSS-params")?;
     if mgf_hash != hash || salt != hash.output_len() as u64 || hash == HashAlg::Sha1 {
-        return Err(SignatureError::Unsupported(format!(
-            "PSS parameters (hash {}, MGF1 {}, salt {salt}); only SHA-256/384/512 with matching MGF1 and salt length are verified",
-            hash.name(),
-            mgf_hash.name()
-        )));
+        return Err(SignatureError::UnsupportedPssParameters { hash, mgf: mgf_hash, salt });
     }
     Ok(hash)
 }
@@ -220,19 +244,18 @@ pub fn parse_algorithm(tlv: &Tlv<'_>) -> Result<Scheme, SignatureError> {
             return Ok(Scheme { padding: Padding::Pkcs1v15, hash });
         }
     }
-    Err(SignatureError::Unsupported(der::oid_to_string(o)))
+    Err(SignatureError::UnsupportedAlgorithm(der::oid_to_string(o)))
 }
 
 /// Parses an RSA public key (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER) for a scheme.
 pub fn parse_key(scheme: Scheme, key_der: &[u8]) -> Result<ParsedPublicKey, SignatureError> {
-    let params = scheme.parameters().ok_or_else(|| SignatureError::Unsupported(scheme.name()))?;
-    ParsedPublicKey::new(params, key_der).map_err(|e| SignatureError::BadKey(e.to_string()))
+    let params = scheme.parameters().ok_or(SignatureError::UnsupportedScheme(scheme))?;
+    ParsedPublicKey::new(params, key_der).map_err(SignatureError::BadKey)
 }
 
 /// Verifies a signature over a precomputed digest of the signed bytes.
 pub fn verify_digest(key: &ParsedPublicKey, hash: HashAlg, digest_bytes: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
-    let d = digest::Digest::import_less_safe(digest_bytes, hash.digest_algorithm())
-        .map_err(|_| SignatureError::BadKey(format!("digest must be {} bytes for {}", hash.output_len(), hash.name())))?;
+    let d = digest::Digest::import_less_safe(digest_bytes, hash.digest_algorithm()).map_err(|_| SignatureError::DigestLength(hash))?;
     key.verify_digest_sig(&d, signature).map_err(|_| SignatureError::Invalid)
 }
 
@@ -246,13 +269,9 @@ pub fn hash(hash: HashAlg, data: &[u8]) -> digest::Digest {
     digest::digest(hash.digest_algorithm(), data)
 }
 
-/// Parses a BIT STRING holding a signature: no unused bits allowed.
+/// The signature of a signed object: its signatureValue BIT STRING, which holds whole octets.
 pub fn signature_bits<'a>(tlv: &Tlv<'a>) -> der::Result<&'a [u8]> {
-    let t = tlv.expect(tag::BIT_STRING, "signatureValue")?;
-    match t.value.split_first() {
-        Some((0, rest)) => Ok(rest),
-        _ => Err(der::DerError { offset: t.offset, what: "signatureValue BIT STRING has unused bits or is empty".into() }),
-    }
+    tlv.octet_bits("signatureValue")
 }
 
 #[cfg(test)]
@@ -275,17 +294,18 @@ mod tests {
     fn unknown_algorithm_is_named() {
         // ecdsa-with-SHA256 1.2.840.10045.4.3.2
         let ecdsa = [0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02];
-        assert_eq!(alg(&ecdsa), Err(SignatureError::Unsupported("1.2.840.10045.4.3.2".into())));
+        assert_eq!(alg(&ecdsa), Err(SignatureError::UnsupportedAlgorithm("1.2.840.10045.4.3.2".into())));
+        assert_eq!(alg(&ecdsa).unwrap_err().to_string(), "unsupported signature algorithm 1.2.840.10045.4.3.2");
     }
 
     #[test]
     fn pss_sha256_profile() {
         // RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32
         let der = [
-            0x30, 0x41, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A, 0x30, 0x34, 0xA0, 0x0F, 0x30,
-            0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0xA1, 0x1C, 0x30, 0x1A,
-            0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48,
-            0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0xA2, 0x03, 0x02, 0x01, 0x20,
+            0x30, 0x41, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0A, 0x30, 0x34, 0xA0, 0x0F, 0x30, 0x0D, 0x06, 0x09,
+            0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0xA1, 0x1C, 0x30, 0x1A, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86,
+            0xF7, 0x0D, 0x01, 0x01, 0x08, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0xA2,
+            0x03, 0x02, 0x01, 0x20,
         ];
         assert_eq!(alg(&der).unwrap(), Scheme { padding: Padding::Pss, hash: HashAlg::Sha256 });
     }

@@ -1,6 +1,6 @@
-//! Python bindings of the certificate parser, path validation and bulk RSA
+//! Python bindings of the certificate parser, path validation and bulk RSA verification
 //! (`jpki_fast._core.parse_certificates`, `TrustAnchors`, `check_certificates`,
-//! `verify_signatures`, `generate_rsa_keys`, `sign_messages`, `pem_certificates`).
+//! `verify_signatures`, `pem_certificates`, `ca_certificate`).
 //!
 //! Thin: variable-length inputs come in as Arrow binary arrays, passed as the tuple
 //! `(offsets, data, length, offset, large, validity)` of their buffers (see
@@ -12,11 +12,14 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::bulk::{self, Signed, SignedRows};
-use crate::cert::{self, usage, Anchors, CaKind, Certificate, Purpose};
-use crate::names::hex_upper;
-use crate::pybuf::Held;
-use crate::signature::{HashAlg, Padding, Scheme};
+use jpki_fast_core::bulk::{self, RowError, Signed, SignedRows};
+use jpki_fast_core::cert::{self, usage, Certificate};
+use jpki_fast_core::names::hex_upper;
+use jpki_fast_core::signature::{HashAlg, Padding, Scheme};
+use jpki_fast_core::trust::{Anchors, CaKind};
+use jpki_fast_core::validate::{Outcome, Purpose};
+
+use crate::buffers::Held;
 
 /// `(offsets, data, length, offset, large, validity)` as `jpki_fast.certs._buffers` passes them.
 type BufferTuple<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, usize, usize, bool, Option<Bound<'py, PyAny>>);
@@ -25,7 +28,7 @@ type BufferTuple<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, usize, usize, boo
 type AnchorTuple = (Vec<u8>, Vec<u8>, Option<String>, bool);
 
 /// The buffers of one Arrow binary (or string) array, held while Rust reads them.
-struct Binary {
+pub(crate) struct Binary {
     offsets: Held,
     data: Held,
     validity: Option<Held>,
@@ -36,7 +39,7 @@ struct Binary {
 }
 
 impl Binary {
-    fn get(arg: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Binary> {
+    pub(crate) fn get(arg: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Binary> {
         let t = arg.cast::<PyTuple>().map_err(|_| PyValueError::new_err(format!("{name}: expected an Arrow buffer tuple")))?;
         let (offsets, data, length, offset, large, validity): BufferTuple<'_> = t.extract()?;
         Ok(Binary {
@@ -51,7 +54,7 @@ impl Binary {
     }
 
     /// One slice per row (None for a null), after checking the offsets against the data.
-    fn rows(&self) -> PyResult<Vec<Option<&[u8]>>> {
+    pub(crate) fn rows(&self) -> PyResult<Vec<Option<&[u8]>>> {
         let data = self.data.bytes();
         let bad = |what: &str| PyValueError::new_err(format!("{}: {what}", self.name));
         // Offsets as usize, whatever their width (int32, or int64 for large arrays).
@@ -87,21 +90,23 @@ fn raw<'py, T: Copy>(py: Python<'py>, values: &[T]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, bytes)
 }
 
-fn scheme_of(hash: &str, padding: &str) -> PyResult<Scheme> {
-    let hash = HashAlg::from_name(hash)
-        .ok_or_else(|| PyValueError::new_err(format!("hash {hash:?}: expected sha1, sha256, sha384 or sha512")))?;
+pub(crate) fn scheme_of(hash: &str, padding: &str) -> PyResult<Scheme> {
+    let hash =
+        HashAlg::from_name(hash).ok_or_else(|| PyValueError::new_err(format!("hash {hash:?}: expected sha1, sha256, sha384 or sha512")))?;
     let padding = match padding.to_ascii_lowercase().replace(['-', '_', '.'], "").as_str() {
         "pkcs1v15" | "pkcs1" => Padding::Pkcs1v15,
         "pss" => Padding::Pss,
         other => return Err(PyValueError::new_err(format!("padding {other:?}: expected 'pkcs1v15' or 'pss'"))),
     };
     let scheme = Scheme { padding, hash };
-    scheme.parameters().ok_or_else(|| PyValueError::new_err(format!("{} is not supported (PSS needs SHA-256 or longer)", scheme.name())))?;
+    scheme
+        .parameters()
+        .ok_or_else(|| PyValueError::new_err(format!("{} is not supported (PSS needs SHA-256 or longer)", scheme.name())))?;
     Ok(scheme)
 }
 
-fn row_error(what: &str, (row, message): (usize, String)) -> PyErr {
-    PyValueError::new_err(format!("{what} #{row}: {message}"))
+fn row_error(what: &str, e: RowError) -> PyErr {
+    PyValueError::new_err(format!("{what} #{}: {}", e.row, e.error))
 }
 
 /// The trusted CA keys of a snapshot, parsed once: `TrustAnchors([(key_id, certificate_der,
@@ -116,7 +121,7 @@ impl TrustAnchors {
     #[new]
     fn new(anchors: Vec<AnchorTuple>) -> PyResult<TrustAnchors> {
         let list = anchors.into_iter().map(|(kid, der, kind, test)| (kid, der, CaKind::from_name(kind.as_deref()), test)).collect();
-        Ok(TrustAnchors { inner: Anchors::new(list).map_err(PyValueError::new_err)? })
+        Ok(TrustAnchors { inner: Anchors::from_certificates(list).map_err(|e| PyValueError::new_err(e.to_string()))? })
     }
 
     fn __len__(&self) -> usize {
@@ -319,11 +324,9 @@ fn check_certificates<'py>(
     let checks = py
         .detach(|| {
             let signed = match (&signed_rows, &sig_rows) {
-                (Some(s), Some(sig)) => Some(SignedRows {
-                    scheme,
-                    signed: if prehashed { Signed::Digests(s) } else { Signed::Messages(s) },
-                    signatures: sig,
-                }),
+                (Some(s), Some(sig)) => {
+                    Some(SignedRows { scheme, signed: if prehashed { Signed::Digests(s) } else { Signed::Messages(s) }, signatures: sig })
+                }
                 _ => None,
             };
             bulk::check_certificates(inner, &cert_rows, now, purpose, allow_test, signed)
@@ -342,7 +345,7 @@ fn check_certificates<'py>(
     let details = PyList::empty(py);
     serial_offsets.push(0);
     for (row, c) in checks.iter().enumerate() {
-        outcome.push(c.validation.outcome);
+        outcome.push(c.validation.outcome() as u8);
         anchor.push(c.validation.anchor.map_or(u16::MAX, |a| a as u16));
         not_before.push(c.not_before.unwrap_or(0));
         not_after.push(c.not_after.unwrap_or(0));
@@ -351,8 +354,8 @@ fn check_certificates<'py>(
         serial_offsets.push(i32::try_from(serial_data.len()).map_err(|_| PyValueError::new_err("too many certificates in one call"))?);
         signature_valid.push(c.signature_valid as u8);
         partition.append(c.partition.as_deref())?;
-        if let Some(detail) = &c.validation.detail {
-            details.append((row, detail))?;
+        if let Some(rejection) = &c.validation.rejection {
+            details.append((row, rejection.to_string()))?;
         }
     }
     let d = PyDict::new(py);
@@ -399,12 +402,12 @@ fn verify_signatures<'py>(
         return Err(PyValueError::new_err(format!("key #{row}: missing (null) key")));
     }
     let key_rows: Vec<&[u8]> = key_rows.into_iter().flatten().collect();
+    if key_rows.len() != 1 && key_rows.len() != n {
+        return Err(PyValueError::new_err(format!("row #0: {} keys for {n} signatures: give one key, or one per row", key_rows.len())));
+    }
     let ok = py
         .detach(|| {
             let (firsts, of_row) = if key_rows.len() == 1 { (vec![0], vec![0u32; n]) } else { bulk::group_rows(&key_rows) };
-            if of_row.len() != n {
-                return Err((0, format!("{} keys for {n} signatures: give one key, or one per row", key_rows.len())));
-            }
             let distinct: Vec<&[u8]> = firsts.iter().map(|&i| key_rows[i]).collect();
             let signed = if prehashed { Signed::Digests(&signed_rows) } else { Signed::Messages(&signed_rows) };
             bulk::verify_rows(scheme, &distinct, &of_row, signed, &sig_rows)
@@ -414,47 +417,14 @@ fn verify_signatures<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// `n` fresh RSA key pairs, generated on all cores: a list of (PKCS#8 DER, SubjectPublicKeyInfo
-/// DER).
-#[pyfunction]
-#[pyo3(signature = (n, bits=2048))]
-fn generate_rsa_keys(py: Python<'_>, n: usize, bits: usize) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
-    let keys = py.detach(|| bulk::generate_rsa_keys(n, bits)).map_err(PyValueError::new_err)?;
-    Ok(keys.into_iter().map(|(k, p)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &p).unbind())).collect())
-}
-
-/// Signs `messages[i]` with `private_keys[key_index[i]]` (PKCS#8 DER) on all cores; returns the
-/// signatures as a list of bytes.
-#[pyfunction]
-#[pyo3(signature = (private_keys, key_index, messages, hash="sha256", padding="pkcs1v15"))]
-fn sign_messages<'py>(
-    py: Python<'py>,
-    private_keys: Vec<Vec<u8>>,
-    key_index: Vec<u32>,
-    messages: Bound<'py, PyAny>,
-    hash: &str,
-    padding: &str,
-) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    let scheme = scheme_of(hash, padding)?;
-    let msg_h = Binary::get(&messages, "messages")?;
-    let rows = msg_h.rows()?;
-    if let Some(row) = rows.iter().position(Option::is_none) {
-        return Err(PyValueError::new_err(format!("message #{row}: missing (null) message")));
-    }
-    let rows: Vec<&[u8]> = rows.into_iter().flatten().collect();
-    let keys: Vec<&[u8]> = private_keys.iter().map(Vec::as_slice).collect();
-    let sigs = py.detach(|| bulk::sign_rows(scheme, &keys, &key_index, &rows)).map_err(|e| row_error("message", e))?;
-    Ok(sigs.iter().map(|s| PyBytes::new(py, s)).collect())
-}
-
 /// The DER of every certificate in `data`: itself when it is DER, else each CERTIFICATE block of
 /// its PEM text. Raises ValueError for damaged PEM.
 #[pyfunction]
 fn pem_certificates<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-    if !crate::der::looks_like_pem(data) {
+    if !jpki_fast_core::pem::looks_like_pem(data) {
         return Ok(vec![PyBytes::new(py, data)]);
     }
-    let blocks = crate::der::pem_blocks(data).map_err(PyValueError::new_err)?;
+    let blocks = jpki_fast_core::pem::blocks(data).map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(blocks.iter().filter(|(label, _)| cert::is_certificate_label(label)).map(|(_, der)| PyBytes::new(py, der)).collect())
 }
 
@@ -465,7 +435,7 @@ fn pem_certificates<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Vec<Bound<'py
 fn ca_certificate<'py>(py: Python<'py>, der_bytes: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     let invalid = |what: String| PyValueError::new_err(what);
     let c = Certificate::parse(der_bytes).map_err(|e| invalid(e.to_string()))?;
-    let attributes = crate::names::name_attributes(c.subject_der).map_err(|e| invalid(format!("subject: {e}")))?;
+    let attributes = jpki_fast_core::names::name_attributes(c.subject_der).map_err(|e| invalid(format!("subject: {e}")))?;
     let d = PyDict::new(py);
     d.set_item("certificate_der", PyBytes::new(py, der_bytes))?;
     d.set_item("subject_der", PyBytes::new(py, c.subject_der))?;
@@ -489,9 +459,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_certificates, m)?)?;
     m.add_function(wrap_pyfunction!(check_certificates, m)?)?;
     m.add_function(wrap_pyfunction!(verify_signatures, m)?)?;
-    m.add_function(wrap_pyfunction!(generate_rsa_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(sign_messages, m)?)?;
     m.add_function(wrap_pyfunction!(pem_certificates, m)?)?;
-    m.add("CERT_OUTCOMES", cert::outcome::NAMES.to_vec())?;
+    m.add("CERT_OUTCOMES", Outcome::ALL.map(Outcome::name).to_vec())?;
     Ok(())
 }

@@ -10,89 +10,149 @@
 //! CRL or an entry (§5.2, §5.3), extensions in a v1 CRL, `removeFromCRL` in a full CRL, reason
 //! codes RFC 5280 does not define, negative or over-long serials, and trailing data.
 
-use std::fmt;
-
-use crate::der::{self, read_extension, tag, Reader, Tlv};
+use crate::der::{self, read_extension, tag, DerError, Reader, Tlv};
 use crate::names;
+use crate::pem::{self, PemError};
 use crate::serial::MAX_SERIAL_OCTETS;
 use crate::signature::{self, Scheme, SignatureError};
+use crate::trust::IssuerError;
 
-/// Why a CRL was refused. `kind()` gives a stable machine-readable name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a CRL was refused, a variant per failure. [`CrlError::kind`] gives a stable
+/// machine-readable name (several variants share one); the text names the cause.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CrlError {
     /// Not valid DER, or not shaped like a CertificateList.
-    Malformed(String),
-    /// The file holds no CRL (empty, or PEM without a CRL block).
-    NotACrl(String),
+    #[error("malformed CRL: {0}")]
+    Der(DerError),
+    #[error("malformed CRL: {0} bytes of trailing data after the CRL")]
+    TrailingData(usize),
+    #[error("malformed CRL: crlExtensions present in a v1 CRL")]
+    ExtensionsInV1,
+    #[error("malformed CRL: extension {0} appears twice")]
+    DuplicateExtension(String),
+    #[error("malformed CRL: cRLNumber longer than 20 octets")]
+    CrlNumberTooLong,
+    #[error("malformed CRL: unknown DistributionPointName choice 0x{0:02X}")]
+    UnknownDistributionPointChoice(u8),
+    #[error("malformed CRL: IssuingDistributionPoint asserts both onlyContainsUserCerts and onlyContainsCACerts")]
+    ContradictoryScope,
+    #[error("malformed CRL: invalid PEM: {0}")]
+    Pem(PemError),
+    #[error("malformed CRL: more than one CRL in one PEM file")]
+    SeveralCrlsInPem,
+    /// The file holds no CRL.
+    #[error("not a CRL: the file is empty")]
+    Empty,
+    #[error("not a CRL: PEM file without a '-----BEGIN X509 CRL-----' block")]
+    NoCrlInPem,
+    /// The file could not be read (`action`: open, stat, map; `error`: the system's words).
+    #[error("not a CRL: cannot {action}: {error}")]
+    Io { action: &'static str, error: String },
     /// A delta CRL (deltaCRLIndicator present): only complete CRLs are accepted.
+    #[error("delta CRL (deltaCRLIndicator present): only complete CRLs are accepted")]
     DeltaCrl,
-    /// A critical extension this engine does not understand.
-    UnknownCriticalExtension { oid: String, entry: Option<usize> },
-    /// A feature of RFC 5280 that this engine deliberately does not support.
-    Unsupported(String),
+    /// A critical extension this engine does not understand, on the CRL or on an entry.
+    #[error("unknown critical CRL extension {oid}")]
+    UnknownCriticalExtension { oid: String },
+    #[error("unknown critical extension {oid} on revoked entry #{entry}")]
+    UnknownCriticalEntryExtension { oid: String, entry: usize },
+    #[error("unsupported CRL: CRL version {0}")]
+    UnsupportedVersion(u64),
+    #[error("unsupported CRL: CRL partitioned by reason (onlySomeReasons)")]
+    PartitionedByReason,
+    #[error("unsupported CRL: indirect CRL")]
+    IndirectCrl,
+    #[error("unsupported CRL: attribute-certificate CRL")]
+    AttributeCertificateCrl,
+    #[error("unsupported CRL: certificateIssuer entry extension (indirect CRL)")]
+    CertificateIssuerEntry,
     /// One revoked entry is invalid.
-    InvalidEntry { index: usize, what: String },
+    #[error("revoked entry #{index}: {problem}")]
+    InvalidEntry { index: usize, problem: EntryProblem },
     /// The signature algorithm, or the signature itself, is not acceptable.
+    #[error("{}", signature_message(.0))]
     Signature(SignatureError),
     /// The inner and outer signature algorithms differ (§5.1.1.2).
+    #[error("signatureAlgorithm differs from tbsCertList.signature (RFC 5280 §5.1.1.2)")]
     AlgorithmMismatch,
-    /// No CA key in the trust store matches the CRL's issuer.
-    UnknownIssuer(String),
-    /// The matching CA may not sign CRLs.
-    IssuerNotAllowed(String),
+    /// No trusted CA key may have signed the CRL ([`crate::trust`]'s rule).
+    #[error("CRL from an unknown CA: {problem} (CRL issuer: {issuer})")]
+    UnknownIssuer { issuer: String, problem: IssuerError },
+    /// The CA key that signed it may not sign CRLs.
+    #[error("CA '{alias}' may not sign CRLs (its keyUsage lacks cRLSign)")]
+    IssuerNotAllowed { alias: String },
+}
+
+fn signature_message(e: &SignatureError) -> String {
+    match e {
+        SignatureError::Invalid => "signature does not verify with the issuing CA's key (wrong signature or tampered CRL)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// What is wrong with one revoked entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntryProblem {
+    #[error("{0}")]
+    Der(DerError),
+    #[error("expected SEQUENCE, found tag 0x{0:02X}")]
+    NotASequence(u8),
+    #[error("negative or empty serial number")]
+    NegativeSerial,
+    #[error("serial number of {0} octets exceeds RFC 5280's 20-octet limit")]
+    SerialTooLong(usize),
+    #[error("crlEntryExtensions present in a v1 CRL")]
+    ExtensionsInV1,
+    #[error("reasonCode appears twice")]
+    DuplicateReason,
+    #[error("invalidityDate appears twice")]
+    DuplicateInvalidityDate,
+    #[error("removeFromCRL is only allowed in delta CRLs")]
+    RemoveFromCrl,
+    #[error("reasonCode {0} is not defined by RFC 5280")]
+    UndefinedReason(u64),
+    /// The index stores revocation times as u32 seconds.
+    #[error("revocationDate outside 1970-01-01..2106-02-07, which this engine stores")]
+    DateOutOfRange,
 }
 
 impl CrlError {
+    /// The stable machine-readable name of the failure.
     pub fn kind(&self) -> &'static str {
+        use CrlError::*;
         match self {
-            CrlError::Malformed(_) => "malformed",
-            CrlError::NotACrl(_) => "not_a_crl",
-            CrlError::DeltaCrl => "delta_crl",
-            CrlError::UnknownCriticalExtension { .. } => "unknown_critical_extension",
-            CrlError::Unsupported(_) => "unsupported",
-            CrlError::InvalidEntry { .. } => "invalid_entry",
-            CrlError::Signature(SignatureError::Invalid) => "bad_signature",
-            CrlError::Signature(SignatureError::Unsupported(_)) => "unsupported_algorithm",
-            CrlError::Signature(_) => "bad_signature",
-            CrlError::AlgorithmMismatch => "algorithm_mismatch",
-            CrlError::UnknownIssuer(_) => "unknown_issuer",
-            CrlError::IssuerNotAllowed(_) => "issuer_not_allowed",
+            Der(_)
+            | TrailingData(_)
+            | ExtensionsInV1
+            | DuplicateExtension(_)
+            | CrlNumberTooLong
+            | UnknownDistributionPointChoice(_)
+            | ContradictoryScope
+            | Pem(_)
+            | SeveralCrlsInPem => "malformed",
+            Empty | NoCrlInPem | Io { .. } => "not_a_crl",
+            DeltaCrl => "delta_crl",
+            UnknownCriticalExtension { .. } | UnknownCriticalEntryExtension { .. } => "unknown_critical_extension",
+            UnsupportedVersion(_) | PartitionedByReason | IndirectCrl | AttributeCertificateCrl | CertificateIssuerEntry => "unsupported",
+            InvalidEntry { .. } => "invalid_entry",
+            Signature(e) if e.is_unsupported() => "unsupported_algorithm",
+            Signature(_) => "bad_signature",
+            AlgorithmMismatch => "algorithm_mismatch",
+            UnknownIssuer { .. } => "unknown_issuer",
+            IssuerNotAllowed { .. } => "issuer_not_allowed",
         }
     }
 }
 
-impl fmt::Display for CrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CrlError::Malformed(what) => write!(f, "malformed CRL: {what}"),
-            CrlError::NotACrl(what) => write!(f, "not a CRL: {what}"),
-            CrlError::DeltaCrl => write!(f, "delta CRL (deltaCRLIndicator present): only complete CRLs are accepted"),
-            CrlError::UnknownCriticalExtension { oid, entry: None } => {
-                write!(f, "unknown critical CRL extension {oid}")
-            }
-            CrlError::UnknownCriticalExtension { oid, entry: Some(i) } => {
-                write!(f, "unknown critical extension {oid} on revoked entry #{i}")
-            }
-            CrlError::Unsupported(what) => write!(f, "unsupported CRL: {what}"),
-            CrlError::InvalidEntry { index, what } => write!(f, "revoked entry #{index}: {what}"),
-            CrlError::Signature(SignatureError::Invalid) => {
-                write!(f, "signature does not verify with the issuing CA's key (wrong signature or tampered CRL)")
-            }
-            CrlError::Signature(e) => write!(f, "{e}"),
-            CrlError::AlgorithmMismatch => {
-                write!(f, "signatureAlgorithm differs from tbsCertList.signature (RFC 5280 §5.1.1.2)")
-            }
-            CrlError::UnknownIssuer(what) => write!(f, "CRL from an unknown CA: {what}"),
-            CrlError::IssuerNotAllowed(what) => write!(f, "{what}"),
-        }
+impl From<DerError> for CrlError {
+    fn from(e: DerError) -> Self {
+        CrlError::Der(e)
     }
 }
 
-impl std::error::Error for CrlError {}
-
-impl From<der::DerError> for CrlError {
-    fn from(e: der::DerError) -> Self {
-        CrlError::Malformed(e.to_string())
+impl From<DerError> for EntryProblem {
+    fn from(e: DerError) -> Self {
+        EntryProblem::Der(e)
     }
 }
 
@@ -172,12 +232,12 @@ impl<'a> Crl<'a> {
     /// [`Crl::for_each_entry`].
     pub fn parse(input: &'a [u8]) -> Result<Crl<'a>, CrlError> {
         if input.is_empty() {
-            return Err(CrlError::NotACrl("the file is empty".into()));
+            return Err(CrlError::Empty);
         }
         let mut outer = Reader::new(input);
         let cert_list = outer.read_tag(tag::SEQUENCE, "CertificateList")?;
         if !outer.is_empty() {
-            return Err(CrlError::Malformed(format!("{} bytes of trailing data after the CRL", input.len() - cert_list.raw.len())));
+            return Err(CrlError::TrailingData(input.len() - cert_list.raw.len()));
         }
         let mut cl = cert_list.reader();
         let tbs = cl.read_tag(tag::SEQUENCE, "tbsCertList")?;
@@ -191,7 +251,7 @@ impl<'a> Crl<'a> {
             Some(v) => match der::small_integer(&v, "version")? {
                 1 => 2u8,
                 0 => 1u8, // v1 encoded explicitly: tolerated
-                other => return Err(CrlError::Unsupported(format!("CRL version {}", other + 1))),
+                other => return Err(CrlError::UnsupportedVersion(other + 1)),
             },
             None => 1,
         };
@@ -224,7 +284,7 @@ impl<'a> Crl<'a> {
         };
         if let Some(exts) = t.read_optional(tag::context_constructed(0))? {
             if version == 1 {
-                return Err(CrlError::Malformed("crlExtensions present in a v1 CRL".into()));
+                return Err(CrlError::ExtensionsInV1);
             }
             let mut er = exts.reader();
             let list = er.read_tag(tag::SEQUENCE, "crlExtensions")?;
@@ -241,7 +301,7 @@ impl<'a> Crl<'a> {
         while !r.is_empty() {
             let ext = read_extension(&mut r)?;
             if seen.contains(&ext.oid) {
-                return Err(CrlError::Malformed(format!("extension {} appears twice", der::oid_to_string(ext.oid))));
+                return Err(CrlError::DuplicateExtension(der::oid_to_string(ext.oid)));
             }
             seen.push(ext.oid);
             let mut v = ext.value.reader();
@@ -258,15 +318,13 @@ impl<'a> Crl<'a> {
                     let n = v.read_tag(tag::INTEGER, "cRLNumber")?;
                     let m = der::unsigned_integer(&n, "cRLNumber")?;
                     if m.len() > MAX_SERIAL_OCTETS {
-                        return Err(CrlError::Malformed("cRLNumber longer than 20 octets".into()));
+                        return Err(CrlError::CrlNumberTooLong);
                     }
                     self.crl_number = Some(m);
                 }
                 EXT_IDP => self.idp = Some(self.parse_idp(&v.read_tag(tag::SEQUENCE, "IssuingDistributionPoint")?)?),
                 EXT_ISSUER_ALT_NAME | EXT_FRESHEST_CRL | EXT_EXPIRED_CERTS_ON_CRL | EXT_AIA => continue,
-                other if ext.critical => {
-                    return Err(CrlError::UnknownCriticalExtension { oid: der::oid_to_string(other), entry: None })
-                }
+                other if ext.critical => return Err(CrlError::UnknownCriticalExtension { oid: der::oid_to_string(other) }),
                 _ => continue,
             }
             v.finish("extension value")?;
@@ -283,13 +341,13 @@ impl<'a> Crl<'a> {
             d.finish("distributionPoint")?;
             out.name = Some(match choice.tag {
                 // fullName [0] GeneralNames
-                t if t == tag::context_constructed(0) => general_names_text(&choice)?,
+                t if t == tag::context_constructed(0) => names::general_names_text(&choice)?,
                 // nameRelativeToCRLIssuer [1] RelativeDistinguishedName: appended to the issuer
                 t if t == tag::context_constructed(1) => format!("{}, {}", self.issuer, names::rdn_to_string(&choice)?),
-                t => return Err(CrlError::Malformed(format!("unknown DistributionPointName choice 0x{t:02X}"))),
+                t => return Err(CrlError::UnknownDistributionPointChoice(t)),
             });
         }
-        let flag = |r: &mut Reader<'a>, n: u8, what: &str| -> Result<bool, CrlError> {
+        let flag = |r: &mut Reader<'a>, n: u8, what: &'static str| -> Result<bool, CrlError> {
             match r.read_optional(tag::context_primitive(n))? {
                 Some(b) => Ok(der::boolean(&b, what)?),
                 None => Ok(false),
@@ -298,17 +356,17 @@ impl<'a> Crl<'a> {
         out.only_user_certs = flag(&mut r, 1, "onlyContainsUserCerts")?;
         out.only_ca_certs = flag(&mut r, 2, "onlyContainsCACerts")?;
         if r.read_optional(tag::context_primitive(3))?.is_some() {
-            return Err(CrlError::Unsupported("CRL partitioned by reason (onlySomeReasons)".into()));
+            return Err(CrlError::PartitionedByReason);
         }
         if flag(&mut r, 4, "indirectCRL")? {
-            return Err(CrlError::Unsupported("indirect CRL".into()));
+            return Err(CrlError::IndirectCrl);
         }
         if flag(&mut r, 5, "onlyContainsAttributeCerts")? {
-            return Err(CrlError::Unsupported("attribute-certificate CRL".into()));
+            return Err(CrlError::AttributeCertificateCrl);
         }
         r.finish("IssuingDistributionPoint")?;
         if out.only_user_certs && out.only_ca_certs {
-            return Err(CrlError::Malformed("IssuingDistributionPoint asserts both onlyContainsUserCerts and onlyContainsCACerts".into()));
+            return Err(CrlError::ContradictoryScope);
         }
         Ok(out)
     }
@@ -330,12 +388,12 @@ impl<'a> Crl<'a> {
         let mut r = list.reader();
         let mut index = 0usize;
         while !r.is_empty() {
-            let entry = r.read().map_err(|e| CrlError::InvalidEntry { index, what: e.to_string() })?;
+            let entry = r.read().map_err(|e| CrlError::InvalidEntry { index, problem: e.into() })?;
             if entry.tag != tag::SEQUENCE {
-                return Err(CrlError::InvalidEntry { index, what: format!("expected SEQUENCE, found tag 0x{:02X}", entry.tag) });
+                return Err(CrlError::InvalidEntry { index, problem: EntryProblem::NotASequence(entry.tag) });
             }
             let parsed = self.parse_entry(&entry, index).map_err(|e| match e {
-                CrlError::Malformed(what) => CrlError::InvalidEntry { index, what },
+                CrlError::Der(e) => CrlError::InvalidEntry { index, problem: e.into() },
                 other => other,
             })?;
             f(index, parsed)?;
@@ -388,18 +446,15 @@ impl<'a> Crl<'a> {
         let mut e = entry.reader();
         let serial_tlv = e.read_tag(tag::INTEGER, "userCertificate")?;
         let serial = der::unsigned_integer(&serial_tlv, "userCertificate")
-            .map_err(|_| CrlError::InvalidEntry { index, what: "negative or empty serial number".into() })?;
+            .map_err(|_| CrlError::InvalidEntry { index, problem: EntryProblem::NegativeSerial })?;
         if serial.len() > MAX_SERIAL_OCTETS {
-            return Err(CrlError::InvalidEntry {
-                index,
-                what: format!("serial number of {} octets exceeds RFC 5280's 20-octet limit", serial.len()),
-            });
+            return Err(CrlError::InvalidEntry { index, problem: EntryProblem::SerialTooLong(serial.len()) });
         }
         let revocation_date = der::time(&e.read()?, "revocationDate")?;
         let mut out = Entry { serial, revocation_date, reason: NO_REASON, invalidity_date: None };
         if let Some(exts) = e.read_optional(tag::SEQUENCE)? {
             if self.version == 1 {
-                return Err(CrlError::Malformed("crlEntryExtensions present in a v1 CRL".into()));
+                return Err(CrlError::InvalidEntry { index, problem: EntryProblem::ExtensionsInV1 });
             }
             self.parse_entry_extensions(&exts, index, &mut out)?;
         }
@@ -417,34 +472,28 @@ impl<'a> Crl<'a> {
             match ext.oid {
                 ENTRY_EXT_REASON => {
                     if seen_reason {
-                        return Err(CrlError::Malformed("reasonCode appears twice".into()));
+                        return Err(CrlError::InvalidEntry { index, problem: EntryProblem::DuplicateReason });
                     }
                     seen_reason = true;
                     let code = der::small_integer(&v.read_tag(tag::ENUMERATED, "reasonCode")?, "reasonCode")?;
                     match code {
-                        8 => {
-                            return Err(CrlError::InvalidEntry { index, what: "removeFromCRL is only allowed in delta CRLs".into() })
-                        }
+                        8 => return Err(CrlError::InvalidEntry { index, problem: EntryProblem::RemoveFromCrl }),
                         0..=6 | 9 | 10 => out.reason = code as u8,
-                        _ => {
-                            return Err(CrlError::InvalidEntry { index, what: format!("reasonCode {code} is not defined by RFC 5280") })
-                        }
+                        _ => return Err(CrlError::InvalidEntry { index, problem: EntryProblem::UndefinedReason(code) }),
                     }
                 }
                 ENTRY_EXT_INVALIDITY_DATE => {
                     if seen_invalidity {
-                        return Err(CrlError::Malformed("invalidityDate appears twice".into()));
+                        return Err(CrlError::InvalidEntry { index, problem: EntryProblem::DuplicateInvalidityDate });
                     }
                     seen_invalidity = true;
                     let t = v.read_tag(tag::GENERALIZED_TIME, "invalidityDate")?;
                     out.invalidity_date = Some(der::time(&t, "invalidityDate")?);
                 }
                 ENTRY_EXT_HOLD_INSTRUCTION => continue,
-                ENTRY_EXT_CERTIFICATE_ISSUER => {
-                    return Err(CrlError::Unsupported("certificateIssuer entry extension (indirect CRL)".into()))
-                }
+                ENTRY_EXT_CERTIFICATE_ISSUER => return Err(CrlError::CertificateIssuerEntry),
                 other if ext.critical => {
-                    return Err(CrlError::UnknownCriticalExtension { oid: der::oid_to_string(other), entry: Some(index) })
+                    return Err(CrlError::UnknownCriticalEntryExtension { oid: der::oid_to_string(other), entry: index })
                 }
                 _ => continue,
             }
@@ -454,40 +503,17 @@ impl<'a> Crl<'a> {
     }
 }
 
-/// GeneralNames as text: directory names rendered as names, URIs as themselves; several names
-/// joined with `; ` (§4.2.1.6).
-pub fn general_names_text(names_tlv: &Tlv<'_>) -> Result<String, CrlError> {
-    let mut r = names_tlv.reader();
-    let mut parts = Vec::new();
-    while !r.is_empty() {
-        let gn = r.read()?;
-        match gn.tag {
-            // directoryName [4] EXPLICIT Name
-            0xA4 => {
-                let mut d = gn.reader();
-                let name = d.read()?;
-                d.finish("directoryName")?;
-                parts.push(names::name_to_string(&name)?);
-            }
-            // uniformResourceIdentifier [6] IA5String, dNSName [2], rfc822Name [1]
-            0x86 | 0x82 | 0x81 => parts.push(String::from_utf8_lossy(gn.value).into_owned()),
-            other => parts.push(format!("[{}]#{}", other & 0x1F, names::hex_upper(gn.value))),
-        }
-    }
-    Ok(parts.join("; "))
-}
-
 /// Extracts the DER of a CRL from file contents: DER as is, or the one
 /// `-----BEGIN X509 CRL-----` block of a PEM file (other blocks are ignored).
 pub fn decode_file(contents: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CrlError> {
-    if !der::looks_like_pem(contents) {
+    if !pem::looks_like_pem(contents) {
         return Ok(std::borrow::Cow::Borrowed(contents));
     }
-    let blocks = der::pem_blocks(contents).map_err(|e| CrlError::Malformed(format!("invalid PEM: {e}")))?;
+    let blocks = pem::blocks(contents).map_err(CrlError::Pem)?;
     let mut crls = blocks.into_iter().filter(|(label, _)| label == "X509 CRL").map(|(_, der)| der);
     match (crls.next(), crls.next()) {
-        (None, _) => Err(CrlError::NotACrl("PEM file without a '-----BEGIN X509 CRL-----' block".into())),
-        (Some(_), Some(_)) => Err(CrlError::Malformed("more than one CRL in one PEM file".into())),
+        (None, _) => Err(CrlError::NoCrlInPem),
+        (Some(_), Some(_)) => Err(CrlError::SeveralCrlsInPem),
         (Some(der), None) => Ok(std::borrow::Cow::Owned(der)),
     }
 }

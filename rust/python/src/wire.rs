@@ -7,9 +7,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
-use crate::py::{bytes, Bytes};
-use crate::pybuf::Held;
-use crate::wire::{self, Column, Field, Indices, LongKey, Offsets, Serials, Strings};
+use jpki_fast_core::wire::{self, Column, Field, Indices, LongKey, Offsets, Serials, Strings};
+
+use crate::buffers::{bytes, Bytes, Held};
 
 /// A buffer's items, borrowed when aligned, else copied (Arrow buffers read from a Python
 /// bytes object need not be aligned for `T`).
@@ -53,7 +53,13 @@ fn wire_decode_json<'py>(py: Python<'py>, body: Bound<'py, PyAny>, max_items: us
     let decoded = py.detach(|| wire::decode_json(b, max_items));
     let r = match decoded {
         Ok(r) => r,
-        Err(f) => return Ok(PyTuple::new(py, [f.status.into_pyobject(py)?.into_any(), f.location.into_pyobject(py)?.into_any(), f.message.into_pyobject(py)?.into_any()])?.into_any()),
+        Err(f) => {
+            return Ok(PyTuple::new(
+                py,
+                [f.status.into_pyobject(py)?.into_any(), f.location.into_pyobject(py)?.into_any(), f.message.into_pyobject(py)?.into_any()],
+            )?
+            .into_any())
+        }
     };
     let d = PyDict::new(py);
     d.set_item("items_form", r.items_form)?;
@@ -185,7 +191,8 @@ fn wire_serial_text<'py>(
 ) -> PyResult<StringBuffers> {
     let held = [&short, &long_rows, &long_keys, &bad_rows, &bad_text_offsets, &bad_text].map(|b| Held::get(b, "serials"));
     let [short, long_rows, long_keys, bad_rows, bad_offsets, bad_text] = held;
-    let (short, long_rows, long_keys, bad_rows, bad_offsets, bad_text) = (short?, long_rows?, long_keys?, bad_rows?, bad_offsets?, bad_text?);
+    let (short, long_rows, long_keys, bad_rows, bad_offsets, bad_text) =
+        (short?, long_rows?, long_keys?, bad_rows?, bad_offsets?, bad_text?);
     let valid = bad_text_valid.as_ref().map(|v| Held::get(v, "serials")).transpose()?;
     let s = wire::SerialsView {
         short: &items::<u64>(&short),
@@ -226,8 +233,13 @@ fn wire_render_json<'py>(
         specs.push(match kind.as_str() {
             "str" => Spec::Str(HeldStrings::get(args, what)?),
             "dict" => {
-                let (indices, width, valid, offset, values): (Bound<'py, PyAny>, String, Option<Bound<'py, PyAny>>, usize, Bound<'py, PyAny>) =
-                    args.extract()?;
+                let (indices, width, valid, offset, values): (
+                    Bound<'py, PyAny>,
+                    String,
+                    Option<Bound<'py, PyAny>>,
+                    usize,
+                    Bound<'py, PyAny>,
+                ) = args.extract()?;
                 Spec::Dict {
                     indices: Held::get(&indices, what)?,
                     width,
@@ -269,7 +281,9 @@ fn wire_render_json<'py>(
                 offset: *offset,
                 values: strings(values, o, name)?,
             },
-            (Spec::Time { valid, offset, .. }, Typed::Time(v)) => Column::Time { values: v, valid: valid.as_ref().map(|v| v.bytes()), offset: *offset },
+            (Spec::Time { valid, offset, .. }, Typed::Time(v)) => {
+                Column::Time { values: v, valid: valid.as_ref().map(|v| v.bytes()), offset: *offset }
+            }
             _ => unreachable!("spec and view built together"),
         };
         columns.push(Field { name, column, omit_null: *omit_null });

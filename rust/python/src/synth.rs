@@ -1,7 +1,8 @@
-//! Python bindings of the synthetic CRL encoder (`jpki_fast._core.encode_crl`,
-//! `jpki_fast._core.write_crls`): take numpy/bytes buffers without copying, release the GIL,
-//! turn [`SynthError`]s into `ValueError` / `OSError`. No logic of their own; see
-//! [`crate::synth`].
+//! Python bindings of the synthetic-data generators (the `synth` feature): the CRL encoder
+//! (`jpki_fast._core.encode_crl`, `write_crls`) and RSA keys and signatures
+//! (`generate_rsa_keys`, `sign_messages`). They take numpy/bytes buffers without copying,
+//! release the GIL, and turn `SynthError`s into `ValueError` / `OSError`. No logic of their
+//! own; see `jpki_fast_core::synth`.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,9 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::synth::{self, CrlHeader, CrlJob, Entries, RawExtension, Serials, Signer, SynthError};
+use jpki_fast_core::synth::{self, CrlHeader, CrlJob, Entries, RawExtension, Serials, Signer, SynthError};
+
+use crate::certs::{scheme_of, Binary};
 
 fn to_py_err(e: SynthError) -> PyErr {
     match e.kind() {
@@ -19,7 +22,7 @@ fn to_py_err(e: SynthError) -> PyErr {
     }
 }
 
-use crate::pybuf::Held as Column;
+use crate::buffers::Held as Column;
 
 const U8: ElementType = ElementType::UnsignedInteger { bytes: 1 };
 const U64: ElementType = ElementType::UnsignedInteger { bytes: 8 };
@@ -46,11 +49,7 @@ impl Held {
         let invalidity = match (invalidity_time, invalidity_mask) {
             (Some(t), Some(m)) => Some((Column::get(t, "invalidity_time")?, Column::get(m, "invalidity_mask")?)),
             (None, None) => None,
-            _ => {
-                return Err(PyValueError::new_err(
-                    "invalidity_time and invalidity_mask go together: give both or neither",
-                ))
-            }
+            _ => return Err(PyValueError::new_err("invalidity_time and invalidity_mask go together: give both or neither")),
         };
         Ok(Held {
             serials: Column::get(serials, "serials")?,
@@ -122,14 +121,7 @@ fn encode_crl<'py>(
     extra_extensions: Vec<(Vec<u8>, bool, Vec<u8>)>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let signer = Signer::new(private_key, issuer, authority_key_id).map_err(to_py_err)?;
-    let held = Held::get(
-        &serials,
-        serial_width,
-        &revocation_time,
-        reason.as_ref(),
-        invalidity_time.as_ref(),
-        invalidity_mask.as_ref(),
-    )?;
+    let held = Held::get(&serials, serial_width, &revocation_time, reason.as_ref(), invalidity_time.as_ref(), invalidity_mask.as_ref())?;
     let entries = held.entries()?;
     let extra: Vec<RawExtension> =
         extra_extensions.into_iter().map(|(oid, critical, value)| RawExtension { oid, critical, value }).collect();
@@ -214,8 +206,7 @@ fn write_crls<'py>(
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
-            Signer::new(&s.private_key, s.issuer, s.authority_key_id)
-                .map_err(|e| PyValueError::new_err(format!("signer #{i}: {e}")))
+            Signer::new(&s.private_key, s.issuer, s.authority_key_id).map_err(|e| PyValueError::new_err(format!("signer #{i}: {e}")))
         })
         .collect::<PyResult<_>>()?;
     let jobs: Vec<CrlJob> = jobs
@@ -231,19 +222,49 @@ fn write_crls<'py>(
             distribution_point: j.distribution_point,
         })
         .collect();
-    let held = Held::get(
-        &serials,
-        serial_width,
-        &revocation_time,
-        reason.as_ref(),
-        invalidity_time.as_ref(),
-        invalidity_mask.as_ref(),
-    )?;
+    let held = Held::get(&serials, serial_width, &revocation_time, reason.as_ref(), invalidity_time.as_ref(), invalidity_mask.as_ref())?;
     let entries = held.entries()?;
     py.detach(|| synth::write_crls(&signers, &jobs, &entries)).map_err(to_py_err)
 }
 
+/// `n` fresh RSA key pairs, generated on all cores: a list of (PKCS#8 DER, SubjectPublicKeyInfo
+/// DER).
+#[pyfunction]
+#[pyo3(signature = (n, bits=2048))]
+fn generate_rsa_keys(py: Python<'_>, n: usize, bits: usize) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
+    let keys = py.detach(|| synth::generate_rsa_keys(n, bits)).map_err(to_py_err)?;
+    Ok(keys.into_iter().map(|(k, p)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &p).unbind())).collect())
+}
+
+/// Signs `messages[i]` with `private_keys[key_index[i]]` (PKCS#8 DER) on all cores; returns the
+/// signatures as a list of bytes.
+#[pyfunction]
+#[pyo3(signature = (private_keys, key_index, messages, hash="sha256", padding="pkcs1v15"))]
+fn sign_messages<'py>(
+    py: Python<'py>,
+    private_keys: Vec<Vec<u8>>,
+    key_index: Vec<u32>,
+    messages: Bound<'py, PyAny>,
+    hash: &str,
+    padding: &str,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let scheme = scheme_of(hash, padding)?;
+    let msg_h = Binary::get(&messages, "messages")?;
+    let rows = msg_h.rows()?;
+    if let Some(row) = rows.iter().position(Option::is_none) {
+        return Err(PyValueError::new_err(format!("message #{row}: missing (null) message")));
+    }
+    let rows: Vec<&[u8]> = rows.into_iter().flatten().collect();
+    let keys: Vec<&[u8]> = private_keys.iter().map(Vec::as_slice).collect();
+    let sigs = py
+        .detach(|| synth::sign_rows(scheme, &keys, &key_index, &rows))
+        .map_err(|(row, e)| PyValueError::new_err(format!("message #{row}: {e}")))?;
+    Ok(sigs.iter().map(|s| PyBytes::new(py, s)).collect())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(generate_rsa_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(sign_messages, m)?)?;
     m.add_function(wrap_pyfunction!(encode_crl, m)?)?;
     m.add_function(wrap_pyfunction!(write_crls, m)?)?;
     Ok(())

@@ -2,7 +2,7 @@
 //! many partition CRLs, and batch checks, with 1, 2, 4, ... threads. Self-contained (it makes
 //! its own key, CRLs and queries), so it runs on any machine with just this binary:
 //!
-//!     cargo build --release --example scaling
+//!     cargo build --release -p jpki-fast-core --features synth --example scaling
 //!     target/release/examples/scaling [ENTRIES] [MAX_THREADS]      # JSON lines on stdout
 //!
 //! bench/RESULTS.md records a run on a 16-core machine.
@@ -12,10 +12,11 @@ use std::time::Instant;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{KeyPair, RsaKeyPair};
-use jpki_fast_core::build::{build_indexes, CrlEntries};
+use jpki_fast_core::assemble::{build_indexes, CrlEntries};
 use jpki_fast_core::check::{check, Coverage, Issuers};
-use jpki_fast_core::ingest::{verify_and_collect, Anchor};
+use jpki_fast_core::ingest::verify_and_collect;
 use jpki_fast_core::synth::{encode_crl, CrlHeader, Entries, Serials, Signer};
+use jpki_fast_core::trust::{AnchorParts, Anchors, CaKind};
 
 fn name_der() -> Vec<u8> {
     // C=JP, O=JPKI, OU=JPKI for user authentication
@@ -50,7 +51,8 @@ impl Lcg {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000_000);
-    let max_threads: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |p| p.get()));
+    let max_threads: usize =
+        args.get(2).and_then(|a| a.parse().ok()).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |p| p.get()));
 
     let key = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
     let pkcs8 = key.as_der().expect("PKCS#8").as_ref().to_vec();
@@ -58,14 +60,18 @@ fn main() {
     let key_id = vec![0x1A; 20];
     let issuer = name_der();
     let signer = Signer::new(&pkcs8, issuer.clone(), Some(key_id.clone())).expect("signer");
-    let anchors = vec![Anchor {
+    let anchors = Anchors::new(vec![AnchorParts {
         alias: "auth".into(),
         key_id,
         subject_der: issuer.clone(),
         subject: "C=JP, O=JPKI, OU=JPKI for user authentication".into(),
-        public_key: spki,
-        crl_sign: true,
-    }];
+        spki,
+        kind: CaKind::Authentication,
+        test: false,
+        may_sign_crls: true,
+        may_sign_certificates: true,
+    }
+    .into()]);
 
     // Roughly sequential serials (a third of a range revoked), shuffled; realistic reasons.
     let mut rng = Lcg(2026);
@@ -94,7 +100,8 @@ fn main() {
         })
         .collect();
 
-    let mut queries: Vec<u64> = (0..n).map(|i| if i % 2 == 0 { serials[(rng.next() as usize) % n] } else { base + rng.next() % (3 * n as u64) }).collect();
+    let mut queries: Vec<u64> =
+        (0..n).map(|i| if i % 2 == 0 { serials[(rng.next() as usize) % n] } else { base + rng.next() % (3 * n as u64) }).collect();
     queries.truncate(n);
 
     let mut threads = 1;
@@ -120,7 +127,13 @@ fn main() {
             let crls = verified
                 .into_iter()
                 .enumerate()
-                .map(|(p, c)| CrlEntries { issuer: 0, partition: p as u16, records: c.records, long: c.long_records, invalidity: c.invalidity })
+                .map(|(p, c)| CrlEntries {
+                    issuer: 0,
+                    partition: p as u16,
+                    records: c.records,
+                    long: c.long_records,
+                    invalidity: c.invalidity,
+                })
                 .collect();
             let _many = build_indexes(crls, 1, None);
             let build_many = t.elapsed().as_secs_f64();
