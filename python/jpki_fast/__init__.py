@@ -27,13 +27,32 @@ from .store import STATUSES, Store, open_store
 from .trust import CaKey, TrustStore
 
 if TYPE_CHECKING:
-    from .certs import CERT_STATUSES, BasicFourFacts, basic_four_facts, parse_certificates, verify_signatures
+    from .certs import (
+        CERT_STATUSES,
+        BasicFourFacts,
+        CertificateResult,
+        VerificationResult,
+        basic_four_facts,
+        parse_certificates,
+        verify_signatures,
+    )
 
 __version__ = "0.1.0"
 
 # The certificate API loads on first use, so that commands which never touch certificates
 # (ingest, check) do not pay for importing it.
-_LAZY = dict.fromkeys(("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures"), "certs")
+_LAZY = dict.fromkeys(
+    (
+        "CERT_STATUSES",
+        "BasicFourFacts",
+        "CertificateResult",
+        "VerificationResult",
+        "basic_four_facts",
+        "parse_certificates",
+        "verify_signatures",
+    ),
+    "certs",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -52,6 +71,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BasicFourFacts",
+    "CertificateResult",
     "CERT_STATUSES",
     "CaKey",
     "IngestRefused",
@@ -64,6 +84,7 @@ __all__ = [
     "StoreError",
     "TrustStore",
     "TrustStoreError",
+    "VerificationResult",
     "basic_four_facts",
     "ingest",
     "open_store",
