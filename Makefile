@@ -6,13 +6,14 @@ VENV   := .venv
 PY     := $(abspath $(VENV))/bin/python
 STAMP  := $(VENV)/.installed
 BUILT  := $(VENV)/.built
+SERVICE := $(VENV)/.service
 DEMO   ?= demo-data
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow lint lint-rust lint-python demo bench bench-peers clean
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service
 
 all: build
 
@@ -32,16 +33,25 @@ $(BUILT): $(STAMP) $(RUST_SOURCES)
 
 build: $(BUILT)
 
-test: test-rust test-python
+test: test-rust test-python test-spark
 
 # The core crate's tests and doctests, synth included; no libpython needed.
 test-rust:
 	cargo test --release -q -p jpki-fast-core --all-features
 
-test-python: $(BUILT)
+test-python: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m "not slow"
 
-test-slow: $(BUILT)
+# The Spark adapter's tests (local[2], Java 17): pyspark is an optional extra, installed here.
+SPARK := $(VENV)/.spark
+$(SPARK): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check "pyspark[sql]>=3.5" "pandas>=2.2,<3"
+	touch $@
+
+test-spark: $(BUILT) $(SPARK)
+	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
+
+test-slow: $(BUILT) $(SERVICE)
 	$(PY) -m pytest -q -m slow
 
 # What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
@@ -55,14 +65,37 @@ lint-rust:
 lint-python: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-demo: $(BUILT)
+# The HTTP service: its own distribution (service/), installed editable beside the library.
+$(SERVICE): $(BUILT) service/pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e "service[dev]"
+	touch $@
+
+service-install: $(SERVICE)
+
+# Ends by serving the demo store on 127.0.0.1:8000 until interrupted (DEMO_SERVE=--no-serve stops after the curl commands).
+demo: $(BUILT) $(SERVICE)
 	$(PY) -m jpki_fast.demo $(DEMO)
+	$(PY) -m jpki_fast_service.demo $(DEMO) $(DEMO_SERVE)
+
+# The service under locust (bounded in time; CSV stats and an HTML report in bench/data/loadtest/);
+# fails on any failed request, wrong answer, or p99 above its bound. LOADTEST_ARGS="--time 60s --users 40"
+loadtest: $(BUILT) $(SERVICE)
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
+
+# Service benchmarks (status JSON/Arrow against a naive FastAPI peer, logins under wrk, uvicorn
+# against granian, memory per worker); rewrites the "service" section of bench/RESULTS.md.
+bench-service: $(BUILT) $(SERVICE)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(PY) bench/bench_service.py $(BENCH_SERVICE_ARGS)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only
 
 bench-peers: $(BUILT)
 	$(PY) bench/peers.py
+
+bench-sweep: $(BUILT) $(SPARK)
+	$(PY) bench/bench_sweep.py --write-results
 
 clean:
 	rm -rf $(VENV) target $(DEMO)

@@ -1,4 +1,4 @@
-"""Serial identity (DESIGN.md): every accepted input form maps to the same exact integer."""
+"""Serial identity (docs/DESIGN.md §3.1): every accepted input form maps to the same exact integer."""
 
 import numpy as np
 import pyarrow as pa

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         parse_certificates,
         verify_signatures,
     )
+    from .sweep_run import SweepSummary, sweep
 
 __version__ = "0.1.0"
 
@@ -53,6 +54,7 @@ _LAZY = dict.fromkeys(
     ),
     "certs",
 )
+_LAZY.update({"sweep": "sweep_run", "SweepSummary": "sweep_run"})
 
 
 def __getattr__(name: str) -> Any:
@@ -82,6 +84,7 @@ __all__ = [
     "Store",
     "StoreCorruptedError",
     "StoreError",
+    "SweepSummary",
     "TrustStore",
     "TrustStoreError",
     "VerificationResult",
@@ -89,5 +92,6 @@ __all__ = [
     "ingest",
     "open_store",
     "parse_certificates",
+    "sweep",
     "verify_signatures",
 ]

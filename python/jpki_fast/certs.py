@@ -14,7 +14,7 @@ certificate and a signed application. This module answers, in batches and on all
 - :func:`verify_logins` / :func:`verify_signed_documents` (also on ``Store``): both at once,
   with an ``allow`` / ``deny`` decision.
 
-Statuses, in order of precedence (the first that applies is reported):
+Statuses, in order of precedence (the first that applies is reported; docs/DESIGN.md §3.5):
 
 ==================  ==========================================================================
 ``malformed``       not a certificate this engine can read (or an unsupported critical extension)
@@ -43,9 +43,9 @@ Why this order:
   (``superseded``) or lost). The other problem is kept in ``detail`` ("also: expired at ...").
 - ``expired`` / ``not_yet_valid`` / ``wrong_usage`` outrank ``stale``: they refuse the certificate
   whatever the revocation data says, so missing data is not the reason to give.
-- ``stale`` never yields ``good`` (DESIGN.md: fail closed).
+- ``stale`` never yields ``good`` (docs/DESIGN.md §3.3: fail closed).
 
-``unknown`` (DESIGN.md's status for an issuer outside the trust store) is never produced here:
+``unknown`` (docs/DESIGN.md §3.3: an issuer outside the trust store) is never produced here:
 for a certificate that is ``untrusted``.
 
 Freshness is judged on the certificate's own partition only (its CRL distribution point's
@@ -105,7 +105,7 @@ __all__ = [
     "verify_signed_documents",
 ]
 
-#: Every status a certificate check can give (DESIGN.md's four, then the certificate-level ones).
+#: Every status a certificate check can give (docs/DESIGN.md §3.3's four, then §3.5's).
 CERT_STATUSES = (
     "good",
     "revoked",

@@ -148,21 +148,21 @@ def _cmd_check(args) -> int:
     import pyarrow as pa
 
     from .store import open_store
-    from .tableio import read_serial_file, write_results
+    from .tableio import open_input, open_output
 
     if bool(args.serials) == bool(args.input):
         _err("give either SERIAL arguments or --input FILE")
         return EXIT_USAGE
-    to_epoch(args.now)  # validates --now early
+    now = to_epoch(args.now)  # one instant for every batch
     store = open_store(args.store)
     if args.input:
-        table = read_serial_file(Path(args.input))
-        if "serial" not in table.column_names:
-            _err(f"{args.input}: no 'serial' column (columns: {', '.join(table.column_names)})")
-            return EXIT_USAGE
+        source = open_input(Path(args.input), text_ok=True)
+        source.require("serial")
+        names, batches = source.schema.names, source.batches()
     else:
         table = pa.table({"serial": pa.array(args.serials, pa.string())})
-    if args.issuer is None and "issuer" not in table.column_names:
+        names, batches = table.column_names, table.to_batches()
+    if args.issuer is None and "issuer" not in names:
         _err("give --issuer ALIAS (known: " + ", ".join(i.alias for i in store.issuers()) + ")")
         return EXIT_USAGE
     if args.issuer is not None and store.issuer_index(args.issuer) is None:
@@ -171,12 +171,26 @@ def _cmd_check(args) -> int:
             f"answers will be 'unknown' (known: {', '.join(i.alias for i in store.issuers())})",
             file=sys.stderr,
         )
-    result = store.check_table(
-        table, default_issuer=args.issuer, now=args.now, provenance=args.provenance, follow_links=args.follow_links
-    )
     columns = OUTPUT_COLUMNS + (["invalidity_date", "partition", "crl_number", "this_update", "next_update"] if args.provenance else [])
     columns += ["latest_serial"] if args.follow_links else []
-    write_results(result.select(columns), args.out)
+
+    def check(batch):
+        if "issuer" in batch.schema.names and pa.types.is_string(batch.schema.field("issuer").type):
+            import pyarrow.compute as pc  # an empty CSV field means no issuer: --issuer applies
+
+            i = batch.schema.get_field_index("issuer")
+            issuers = batch.column(i)
+            batch = batch.set_column(i, "issuer", pc.if_else(pc.equal(issuers, ""), pa.scalar(None, pa.string()), issuers))
+        result = store.check_table(
+            batch, default_issuer=args.issuer, now=now, provenance=args.provenance, follow_links=args.follow_links
+        )
+        return result.select(columns)
+
+    with open_output(args.out) as writer:
+        empty = pa.table({n: pa.array([], pa.string()) for n in names})
+        writer.expect(check(empty).schema)
+        for batch in batches:
+            writer.write(check(batch))
     return EXIT_OK
 
 
@@ -389,7 +403,7 @@ def _cmd_rollback(args) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jpki-fast",
         description="Fast, exact revocation checks for JPKI certificates.",
@@ -398,13 +412,54 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    if command not in sub.choices:  # a built-in command never pays for looking up plugins
+        _add_plugins(sub)
     return parser
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-commands other distributions add: jpki-fast-service registers serve, keys and audit
+# under this entry point group (each entry: a function adding its parser to `sub`).
+
+PLUGIN_GROUP = "jpki_fast.commands"
+SERVICE_COMMANDS = {
+    "serve": "run the HTTP service on a store",
+    "keys": "API keys of the service",
+    "audit": "verify the service's audit log",
+}
+SERVICE_INSTALL = "pip install jpki-fast-service (in a checkout: make service-install)"
+
+
+def _add_plugins(sub) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name not in sub.choices:
+            ep.load()(sub)
+    for name, help_text in SERVICE_COMMANDS.items():
+        if name not in sub.choices:
+            # No option prefix: whatever follows the command is taken as is, and answered below.
+            p = sub.add_parser(name, help=f"{help_text} (needs jpki-fast-service: {SERVICE_INSTALL})", add_help=False, prefix_chars="\0")
+            p.add_argument("rest", nargs="*")
+            p.set_defaults(func=_service_missing)
+
+
+def _service_missing(args) -> int:
+    _err(f"`jpki-fast {args.command}` is part of the service, which is not installed: {SERVICE_INSTALL}")
+    return EXIT_USAGE
 
 
 def _add_synth(sub) -> None:
     # Listed for `jpki-fast --help` only: main() hands `jpki-fast synth ...` to the synthetic-data
     # package's own command line, so that no other command imports that package.
     sub.add_parser("synth", help="write a synthetic JPKI-like dataset (CA roots, CRLs, ground truth)", add_help=False)
+
+
+def _add_sweep(sub) -> None:
+    from .sweep_cli import add_parser
+
+    add_parser(sub)
 
 
 def _add_cert_status(sub) -> None:
@@ -415,7 +470,7 @@ def _add_cert_status(sub) -> None:
 
 COMMANDS = [
     _add_synth, _add_ingest, _add_update, _add_check, _add_info, _add_diff, _add_history, _add_verify, _add_rollback,
-    _add_links, _add_cert_status,
+    _add_links, _add_cert_status, _add_sweep,
 ]
 
 
@@ -425,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .synth.cli import main as synth_main
 
         return synth_main(argv[1:])
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

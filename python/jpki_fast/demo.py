@@ -9,6 +9,8 @@
    in their own partition), logins verified (signature over a challenge + status), and the real
    JPKI sample certificate, which must come out untrusted (its CA generation is not trusted).
 
+5. ``make demo`` then starts the service on the store (``python -m jpki_fast_service.demo``).
+
 Usage: ``python -m jpki_fast.demo [DIR] [--entries N]`` (default DIR: demo-data).
 """
 
@@ -26,7 +28,9 @@ import pyarrow.compute as pc
 from . import ingest, open_store, synth
 from .serials import normalize
 
-NOW = "2026-11-26T09:00:00Z"
+#: The demo's day: the current hour, so that the service started at the end (which judges
+#: freshness at the real time) answers from fresh CRLs.
+NOW = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime())
 
 
 def _say(text: str = "") -> None:

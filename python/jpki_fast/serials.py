@@ -1,4 +1,4 @@
-"""Serial numbers in, serial numbers out (DESIGN.md "Serial identity").
+"""Serial numbers in, serial numbers out (docs/DESIGN.md §3.1, serial identity).
 
 A serial is a non-negative integer of at most 20 octets. It may be given as an ``int``, a hex
 string (any case, optional ``0x``, optional ``:`` separators, leading zeros allowed) or

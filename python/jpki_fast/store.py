@@ -560,6 +560,19 @@ class Store:
             {**{c: front.column(c) for c in front.column_names}, **{c: result.column(c) for c in result.column_names}}
         ).replace_schema_metadata(result.schema.metadata)
 
+    def check_batch(
+        self, batch: pa.RecordBatch | pa.Table, serial_col: str | None = "serial", issuer_col: str | None = "issuer", **options: Any
+    ) -> pa.RecordBatch:
+        """The status of every row of an Arrow record batch, its columns kept (for DuckDB, Polars,
+        Spark's mapInArrow); see :func:`jpki_fast.sweeps.check_batch` for the options.
+
+        >>> store.check_batch(pa.table({"serial": ["054CFCD8"], "issuer": ["auth_ca_2023"]}), now=NOW).column("status").to_pylist()
+        ['revoked']
+        """
+        from .sweeps import check_batch
+
+        return check_batch(self, batch, serial_col, issuer_col, **options)
+
     def freshness(self, now: NowLike = None) -> pa.Table:
         """Per partition: whether its CRL is fresh at ``now``."""
         fresh, _ = self._snapshot.freshness(to_epoch(now))

@@ -74,7 +74,7 @@ class CaKind:
         return f"{self.name}_ca_{generation}"
 
 
-#: The two CAs. Reason mixes follow DESIGN.md: a signing certificate is revoked on any change of
+#: The two CAs. Reason mixes follow docs/DESIGN.md §2.4: a signing certificate is revoked on any change of
 #: name or address (affiliationChanged), so that dominates; an authentication certificate is not,
 #: so renewals (superseded) and lost cards (cessationOfOperation, certificateHold) dominate and
 #: affiliationChanged means only death or emigration. About 2% carry no reasonCode; a tenth of

@@ -310,7 +310,10 @@ mod tests {
         assert_eq!(anchors.candidates(auth, None), Ok(vec![0, 1]));
         assert_eq!(anchors.candidates(auth, Some(&certs[1].key_identifier())), Ok(vec![1]));
         assert_eq!(anchors.candidates(sign, Some(&certs[2].key_identifier())), Ok(vec![2]));
-        assert_eq!(anchors.candidates(sign, Some(&certs[1].key_identifier())), Err(IssuerError::NameMismatch { key_id: certs[1].key_identifier() }));
+        assert_eq!(
+            anchors.candidates(sign, Some(&certs[1].key_identifier())),
+            Err(IssuerError::NameMismatch { key_id: certs[1].key_identifier() })
+        );
         // Each self-signed root names its own key.
         for (i, c) in certs.iter().enumerate() {
             assert_eq!(anchors.candidates(c.issuer_der, c.authority_key_id.or(c.subject_key_id)), Ok(vec![i]));

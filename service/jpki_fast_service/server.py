@@ -1,0 +1,115 @@
+"""Running the application under an HTTP server with several worker processes.
+
+The parent process checks the configuration (store, key file, audit key) so that a bad setting
+is reported once, clearly, before any worker starts; then it hands the configuration to the
+workers through the environment and starts uvicorn (with uvloop and httptools) or granian.
+Each worker opens the store itself: the snapshot's files are memory-mapped read-only, so the
+workers share one copy in the page cache.
+
+``PROMETHEUS_MULTIPROC_DIR`` is pointed at a fresh directory for the life of the server, so
+``/metrics`` aggregates every worker (and starts from zero at each start).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+from .config import ENV_VAR, ServiceConfig
+
+#: The faster of the two on this service's endpoints (bench/bench_service.py; figures in
+#: bench/RESULTS.md).
+DEFAULT_SERVER = "uvicorn"
+FACTORY = "jpki_fast_service.app:create_app_from_env"
+
+
+def prepare(config: ServiceConfig) -> None:
+    """Fails early (ValueError / StoreError naming the problem) when the service could not start.
+
+    The store is opened in a short-lived child process, never in this one: opening it starts
+    the Rust core's thread pool, and a worker forked (as granian forks them) from a process
+    whose pool threads exist inherits the pool without its threads, so its first parallel
+    check would wait forever."""
+    import subprocess
+
+    from jpki_fast.errors import StoreError
+
+    from .audit import load_or_create_key
+    from .auth import KeyRing
+
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys, jpki_fast; jpki_fast.open_store(sys.argv[1])", str(config.store)],
+        capture_output=True,
+        text=True,
+    )
+    if check.returncode != 0:
+        lines = [line for line in check.stderr.strip().splitlines() if line.strip()]
+        message = lines[-1].split(": ", 1)[-1] if lines else f"{config.store}: the store cannot be opened"
+        raise StoreError(message)
+    KeyRing.load(config.resolved_api_keys())
+    config.resolved_audit_log().parent.mkdir(parents=True, exist_ok=True)
+    load_or_create_key(config.resolved_audit_key())
+
+
+def run(config: ServiceConfig, host: str, port: int, workers: int, server: str, log_level: str = "warning") -> int:
+    """Serves until interrupted; returns the exit code."""
+    from . import metrics
+
+    os.environ[ENV_VAR] = config.to_json()
+    metrics_dir = tempfile.mkdtemp(prefix="jpki-fast-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    print(
+        f"jpki-fast serve: {config.store} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, {server}); "
+        f"audit log {config.resolved_audit_log()}; docs at http://{host}:{port}/docs",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        if server == "granian":
+            _granian(host, port, workers, log_level)
+        else:
+            _uvicorn(host, port, workers, log_level)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _uvicorn(host: str, port: int, workers: int, log_level: str) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        access_log=False,  # the audit log records every request; no line may hold a key or serial
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _granian(host: str, port: int, workers: int, log_level: str) -> None:
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    Server(
+        FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        factory=True,
+        log_level=LogLevels(log_level),
+        log_access=False,
+        websockets=False,
+    ).serve()

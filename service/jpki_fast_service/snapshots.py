@@ -1,0 +1,99 @@
+"""The published snapshot the service answers from, and hot reload.
+
+A :class:`SnapshotHolder` keeps one open :class:`jpki_fast.Store`. Each request takes the
+current store once, at its start (the :func:`current_store` dependency), and answers from it to
+the end, so a request in flight finishes on the snapshot it started on while a newer one is
+swapped in: the swap is the assignment of one reference. Opening a store only maps its files,
+so every worker process shares one copy of the snapshot in the page cache.
+
+A background task checks :meth:`jpki_fast.Store.has_newer` (one small file read) every
+``reload_interval`` seconds and swaps in a newly published generation, after opening it and
+warming what the first certificate check would otherwise build. ``POST /v1/admin/reload`` does
+the same at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import jpki_fast
+from fastapi import Request
+
+log = logging.getLogger("jpki_fast_service")
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    generation: int
+    previous: int
+    changed: bool
+
+
+class SnapshotHolder:
+    """The current snapshot of a store; swapped atomically when a newer one is published."""
+
+    def __init__(self, root: Path, on_swap: Callable[[jpki_fast.Store, int], None] | None = None) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()  # one reload at a time (poller and admin endpoint)
+        self._on_swap = on_swap
+        self.store = self._open()
+        self.loaded_at = time.time()
+        self.last_error: str | None = None
+        if on_swap is not None:
+            on_swap(self.store, 0)
+
+    def _open(self) -> jpki_fast.Store:
+        store = jpki_fast.open_store(self.root)
+        # What the first certificate check or login would otherwise build on its own time.
+        store.check_certificates([])
+        return store
+
+    @property
+    def generation(self) -> int:
+        return self.store.generation
+
+    def reload(self, force: bool = False) -> ReloadResult:
+        """Swaps in the published generation if it differs from the current one (``force``:
+        reopen even if it does not). Raises StoreError when it cannot be opened; the current
+        snapshot then stays."""
+        with self._lock:
+            previous = self.store.generation
+            if not force and not self.store.has_newer():
+                return ReloadResult(previous, previous, False)
+            store = self._open()
+            self.store = store  # the atomic swap: requests hold the store they started with
+            self.loaded_at = time.time()
+            self.last_error = None
+        if self._on_swap is not None:
+            self._on_swap(store, previous)
+        log.info("snapshot generation %d loaded (was %d)", store.generation, previous)
+        return ReloadResult(store.generation, previous, store.generation != previous)
+
+    async def follow(self, interval: float, also: Callable[[], None] | None = None) -> None:
+        """Checks for a newer generation every ``interval`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if self.store.has_newer():
+                    await asyncio.to_thread(self.reload)
+                if also is not None:
+                    also()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep serving the current snapshot; readyz reports it
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("reload failed, still serving generation %d: %s", self.store.generation, self.last_error)
+
+
+async def current_store(request: Request) -> jpki_fast.Store:
+    """The dependency every answering endpoint takes: the snapshot this request answers from.
+    It also records the generation, which the response names in ``X-Snapshot-Generation``."""
+    store = request.app.state.snapshots.store
+    request.state.generation = store.generation
+    return store
