@@ -52,7 +52,7 @@ test-spark: $(BUILT) $(SPARK)
 	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
 
 test-slow: $(BUILT) $(SERVICE)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=10
 
 # What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
 # (rules in pyproject.toml) on every Python file.
