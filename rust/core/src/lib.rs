@@ -24,6 +24,7 @@
 //! On the wire:
 //! - [`wire`]: batch status requests (a JSON scanner for the two request shapes, lenient serial
 //!   columns) and JSON responses rendered from result columns.
+//! - [`ocsp`]: OCSP (RFC 6960): the request parser, CertID matching, signed responses.
 //!
 //! Behind the `synth` feature, [`synth`](crate::synth) makes synthetic data (signed CRLs, RSA keys and
 //! signatures) for `jpki-fast synth`, tests and benchmarks; nothing on a production path uses it.
@@ -48,6 +49,7 @@ pub mod index;
 pub mod ingest;
 pub mod mem;
 pub mod names;
+pub mod ocsp;
 pub mod pem;
 pub mod serial;
 pub mod signature;
