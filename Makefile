@@ -52,7 +52,7 @@ test-spark: $(BUILT) $(SPARK)
 	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
 
 test-slow: $(BUILT) $(SERVICE)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=10
 
 # What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
 # (rules in pyproject.toml) on every Python file.
@@ -81,6 +81,12 @@ demo: $(BUILT) $(SERVICE)
 # fails on any failed request, wrong answer, or p99 above its bound. LOADTEST_ARGS="--time 60s --users 40"
 loadtest: $(BUILT) $(SERVICE)
 	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
+
+# Service benchmarks (status JSON/Arrow against a naive FastAPI peer, logins under wrk, uvicorn
+# against granian, memory per worker); rewrites the "service" section of bench/RESULTS.md.
+bench-service: $(BUILT) $(SERVICE)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(PY) bench/bench_service.py $(BENCH_SERVICE_ARGS)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only

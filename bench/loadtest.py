@@ -20,7 +20,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import jpki_fast
 from jpki_fast import ingest, synth
 
 HERE = Path(__file__).resolve().parent

@@ -151,7 +151,8 @@ class BatchUser(_Base):
     @task
     def batch(self) -> None:
         i = random.randrange(len(self.batches))
-        with self.client.post("/v1/status", data=self.bodies[i], headers=self.headers(), name="/v1/status [json 1000]", catch_response=True) as r:
+        name = "/v1/status [json 1000]"
+        with self.client.post("/v1/status", data=self.bodies[i], headers=self.headers(), name=name, catch_response=True) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code}")
                 return
@@ -182,7 +183,8 @@ class ArrowBatchUser(_Base):
     def batch(self) -> None:
         i = random.randrange(len(self.batches))
         headers = self.headers(ARROW, ARROW)
-        with self.client.post("/v1/status", data=self.bodies[i], headers=headers, name="/v1/status [arrow 1000]", catch_response=True) as r:
+        name = "/v1/status [arrow 1000]"
+        with self.client.post("/v1/status", data=self.bodies[i], headers=headers, name=name, catch_response=True) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code}")
                 return

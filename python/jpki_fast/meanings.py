@@ -1,6 +1,6 @@
 """What a status and a revocation reason tell a verifier, and what to do next.
 
-J-LIS revokes JPKI certificates for reasons with a JPKI-specific meaning (DESIGN.md's table):
+J-LIS revokes JPKI certificates for reasons with a JPKI-specific meaning (docs/DESIGN.md §2.4):
 ``affiliationChanged`` means death or emigration (for a signing certificate also a change of the
 basic 4 facts: name, address, date of birth, sex), ``cessationOfOperation`` a lost card or
 emigration, ``superseded`` a renewal, ``certificateHold`` a lost card (in JPKI a hold is never

@@ -58,7 +58,7 @@ def load_or_create_key(path: Path) -> bytes:
         except ValueError:
             raise ValueError(f"{path}: not an audit key (expected hex)") from None
         if len(key) < 16:
-            raise ValueError(f"{path}: audit key too short ({len(key)} bytes; at least 16)")
+            raise ValueError(f"{path}: audit key too short ({len(key)} bytes; at least 16)") from None
         return key
     key = secrets.token_bytes(32)
     with os.fdopen(fd, "w", encoding="ascii") as f:

@@ -16,7 +16,7 @@ would run a plain ``def`` in a worker thread, a thread hop per dependency per re
     from jpki_fast_service.auth import Principal, require
 
     @router.post("/v1/thing")
-    def thing(principal: Principal = Depends(require("query"))): ...
+    async def thing(principal: Principal = Depends(QUERY)): ...      # QUERY = require("query")
 
 >>> ring = KeyRing.from_dict({"keys": [{"id": "a", "sha256": hash_key("secret"), "roles": ["query"]}]})
 >>> ring.lookup("secret").id
@@ -203,3 +203,8 @@ def require(role: str) -> Callable[..., Principal]:
 
     dependency.__name__ = f"require_{role}"
     return dependency
+
+
+#: The dependencies the routers take: ``principal: Principal = Depends(QUERY)``.
+QUERY = require("query")
+ADMIN = require("admin")

@@ -115,8 +115,8 @@ def _run(argv: list[str]) -> str:
 
 def _summary(label: str, text: str) -> str:
     if label == "metrics":
-        lines = [l for l in text.splitlines() if l.startswith(("jpki_fast_checks_total", "jpki_fast_snapshot_generation"))]
-        return "\n".join("      " + l for l in lines[:8])
+        lines = [line for line in text.splitlines() if line.startswith(("jpki_fast_checks_total", "jpki_fast_snapshot_generation"))]
+        return "\n".join("      " + line for line in lines[:8])
     body = json.loads(text)
     if "results" in body:
         counts: dict[str, int] = {}

@@ -46,7 +46,7 @@ def known_query(*names: str):
     allowed = frozenset(names)
 
     async def dependency(request: Request) -> None:
-        for name in request.query_params.keys():
+        for name in request.query_params:
             if name not in allowed:
                 known = ", ".join(sorted(allowed)) or "none"
                 raise ServiceError(422, "invalid_field", f"query/{name}: unknown query parameter (known: {known})", f"query/{name}")

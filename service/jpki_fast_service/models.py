@@ -103,7 +103,9 @@ class ErrorItem(_Model):
 
 class ErrorResponse(_Model):
     status: int
-    error: str = Field(description="malformed_body, unauthorized, forbidden, too_large, unsupported_media_type, invalid_field, not_ready, ...")
+    error: str = Field(
+        description="malformed_body, unauthorized, forbidden, too_large, unsupported_media_type, invalid_field, not_ready, ..."
+    )
     message: str
     location: str | None
     errors: list[ErrorItem]
@@ -284,7 +286,9 @@ class AgeCheckRequest(_Model):
 
 
 class AgeResult(BaseModel):
-    reached: bool | None = Field(description="whether the holder has reached the age on the date; null unless the certificate is good and carries a date of birth")
+    reached: bool | None = Field(
+        description="whether the holder has reached the age on the date; null unless the certificate is good and carries a date of birth"
+    )
     status: CertStatus
     detail: str | None
     issuer: str | None

@@ -19,20 +19,38 @@ import tempfile
 
 from .config import ENV_VAR, ServiceConfig
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as jpki_fast_service.metrics reads it (not imported here)
+
 #: The faster of the two on this service's endpoints (bench/bench_service.py; figures in
-#: bench/RESULTS.md).
-DEFAULT_SERVER = "uvicorn"
+#: bench/RESULTS.md): granian answered about twice the logins and three times the trivial
+#: requests uvicorn (uvloop, httptools) did, in interleaved runs on the same machine.
+DEFAULT_SERVER = "granian"
 FACTORY = "jpki_fast_service.app:create_app_from_env"
 
 
 def prepare(config: ServiceConfig) -> None:
-    """Fails early (ValueError / StoreError naming the problem) when the service could not start."""
-    import jpki_fast
+    """Fails early (ValueError / StoreError naming the problem) when the service could not start.
+
+    The store is opened in a short-lived child process, never in this one: opening it starts
+    the Rust core's thread pool, and a worker forked (as granian forks them) from a process
+    whose pool threads exist inherits the pool without its threads, so its first parallel
+    check would wait forever."""
+    import subprocess
+
+    from jpki_fast.errors import StoreError
 
     from .audit import load_or_create_key
     from .auth import KeyRing
 
-    jpki_fast.open_store(config.store)
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys, jpki_fast; jpki_fast.open_store(sys.argv[1])", str(config.store)],
+        capture_output=True,
+        text=True,
+    )
+    if check.returncode != 0:
+        lines = [line for line in check.stderr.strip().splitlines() if line.strip()]
+        message = lines[-1].split(": ", 1)[-1] if lines else f"{config.store}: the store cannot be opened"
+        raise StoreError(message)
     KeyRing.load(config.resolved_api_keys())
     config.resolved_audit_log().parent.mkdir(parents=True, exist_ok=True)
     load_or_create_key(config.resolved_audit_key())
@@ -40,11 +58,12 @@ def prepare(config: ServiceConfig) -> None:
 
 def run(config: ServiceConfig, host: str, port: int, workers: int, server: str, log_level: str = "warning") -> int:
     """Serves until interrupted; returns the exit code."""
-    from . import metrics
-
+    # Set before anything imports prometheus_client (jpki_fast_service.metrics): its metrics are
+    # created in multiprocess mode only when the variable is there at import, and granian forks
+    # its workers from this process.
     os.environ[ENV_VAR] = config.to_json()
     metrics_dir = tempfile.mkdtemp(prefix="jpki-fast-metrics-")
-    os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    os.environ[MULTIPROC_ENV] = metrics_dir
     print(
         f"jpki-fast serve: {config.store} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, {server}); "
         f"audit log {config.resolved_audit_log()}; docs at http://{host}:{port}/docs",

@@ -65,8 +65,9 @@ def test_usage_counts_per_tenant_key_endpoint_kind_and_status(client, dataset):
     assert r.status_code == 200, r.text
     body = r.json()
     mine = [row for row in body["items"] if row["tenant"] == "bank-b"]
-    assert {"tenant": "bank-b", "key_id": "query-b", "endpoint": "/v1/login/verify", "kind": "authentication", "status": "allow", "count": 3} in mine
-    assert {"tenant": "bank-b", "key_id": "query-b", "endpoint": "/v1/certificates/status", "kind": "signing", "status": "revoked", "count": 1} in mine
+    who = {"tenant": "bank-b", "key_id": "query-b"}
+    assert {**who, "endpoint": "/v1/login/verify", "kind": "authentication", "status": "allow", "count": 3} in mine
+    assert {**who, "endpoint": "/v1/certificates/status", "kind": "signing", "status": "revoked", "count": 1} in mine
     [logins] = [row for row in body["requests"] if row["tenant"] == "bank-b" and row["endpoint"] == "/v1/login/verify"]
     assert logins["requests"] == 3 and logins["items"] == 3 and logins["errors"] == 0
 

@@ -122,5 +122,17 @@ def test_unknown_paths_and_methods_are_json_errors(client):
 
 
 def test_non_ascii_pem_is_422(client, dataset):
-    r = client.post("/v1/certificates/status", json={"certificates": ["-----BEGIN CERTIFICATE-----\nあ"]}, headers=dataset.header("query-a"))
+    body = {"certificates": ["-----BEGIN CERTIFICATE-----\nあ"]}
+    r = client.post("/v1/certificates/status", json=body, headers=dataset.header("query-a"))
     error(r, 422, "/certificates/0")
+
+
+def test_a_chunked_body_over_the_limit_is_413(small, dataset):
+    def chunks():
+        for _ in range(10):
+            yield b" " * 1000
+
+    r = small.post(
+        "/v1/certificates/status", content=chunks(), headers={**dataset.header("query-a"), "Content-Type": "application/json"}
+    )
+    error(r, 413, "body", "4,096 bytes")

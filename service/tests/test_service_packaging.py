@@ -24,7 +24,7 @@ def test_building_the_service_parsers_loads_no_http_code():
     code = (
         "import sys, jpki_fast.cli\n"
         "jpki_fast.cli.build_parser(['serve', '--help'])\n"
-        f"print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn', 'granian')))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn', 'granian')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

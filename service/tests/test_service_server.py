@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 
 import httpx
+import pyarrow as pa
 import pytest
 
 import jpki_fast
@@ -36,12 +38,12 @@ class Server:
     def __init__(self, store, key_file, audit_log, workers=2, extra=()):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(audit_log.with_suffix(".server.log"), "w")
+        self.log = open(audit_log.with_suffix(".server.log"), "w")  # noqa: SIM115 - open while the server runs
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jpki_fast.cli", "serve", "--store", str(store), "--api-keys", str(key_file),
              "--audit-log", str(audit_log), "--port", str(self.port), "--workers", str(workers),
              "--reload-interval", "0.2", "--log-level", "warning", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,  # stop() ends the workers too
         )
         deadline = time.monotonic() + 120
         while True:
@@ -57,11 +59,11 @@ class Server:
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
 
@@ -203,3 +205,17 @@ def test_admin_reload_forces_the_swap(served, dataset):
     before = httpx.get(served.url + "/v1/snapshot", headers=dataset.header("query-a")).json()["generation"]
     r = httpx.post(served.url + "/v1/admin/reload", headers=dataset.header("admin"))
     assert r.status_code == 200 and r.json()["generation"] == before  # nothing newer published
+
+
+def test_granian_workers_answer_big_batches(dataset, tmp_path):
+    """granian forks its workers: the parent must not have started the Rust core's thread pool
+    (a forked pool without its threads hangs on the first parallel check)."""
+    server = Server(dataset.store, dataset.key_file, tmp_path / "audit.jsonl", extra=("--server", "granian"))
+    try:
+        truth = dataset.truth.filter(pa.compute.equal(dataset.truth.column("issuer"), "sign_ca_2023"))
+        serials = truth.column("serial").to_pylist() * 10  # big enough for the core to go parallel
+        body = {"issuer": "sign_ca_2023", "serials": serials, "now": NOW}
+        r = httpx.post(server.url + "/v1/status", json=body, headers=dataset.header("query-a"), timeout=120)
+        assert r.status_code == 200 and {x["status"] for x in r.json()["results"]} == {"revoked"}
+    finally:
+        server.stop()

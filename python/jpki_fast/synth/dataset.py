@@ -615,16 +615,19 @@ def _issue_end_entities(
             not_before = min(max(drawn, earliest), revoked_at - 3600)
             plan.append((int.from_bytes(cols.serial_octets[row].tobytes(), "big"), partitions[partition_index[row]], row, not_before))
         # Good certificates: serials no CRL lists, in a random partition.
+        wanted = n_kind - n_revoked
         base, capacity = serial_base(kind, serial_bytes)
         allocated = min(ALLOCATION_FACTOR * per_kind[k], capacity)
-        n_good = min(n_kind - n_revoked, capacity - allocated) if layout == "sequential" else n_kind - n_revoked
-        gap = max(1, min((capacity - allocated) // max(n_good, 1), 1000))
-        unlisted = [] if layout == "sequential" else _unlisted_successors(cols.serial_octets[kind_rows], n_good, rng)
-        n_good = n_good if layout == "sequential" else len(unlisted)
-        if n_good < n_kind - n_revoked:
+        if layout == "sequential":  # above the range allocated for revocations: the newest ones
+            unlisted, n_good = None, min(wanted, capacity - allocated)
+        else:  # the unlisted successors of revoked serials
+            unlisted = _unlisted_successors(cols.serial_octets[kind_rows], wanted, rng)
+            n_good = len(unlisted)
+        if n_good < wanted:
             say(f"certificates: only {n_good} good {kind.name} serials fit in {serial_bytes} octets")
+        gap = max(1, min((capacity - allocated) // max(n_good, 1), 1000))
         for i, m in enumerate(rng.choice(municipalities, size=n_good, p=weights).tolist()):
-            serial = base + allocated + i * gap + int(rng.integers(0, gap)) if layout == "sequential" else unlisted[i]
+            serial = unlisted[i] if unlisted is not None else base + allocated + i * gap + int(rng.integers(0, gap))
             not_before = now_s - int(rng.integers(86_400, 4 * 365 * 86_400))
             plan.append((serial, partitions[k * municipalities + m], None, not_before))
         for serial, part, row, not_before in plan:

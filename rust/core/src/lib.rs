@@ -18,7 +18,8 @@
 //! The revocation index:
 //! - [`index`]: its layout, build and lookups; [`sort`]: the radix sort it is built with;
 //!   [`assemble`]: a snapshot's per-issuer indexes from CRLs and the previous snapshot.
-//! - [`check`]: batch status checks; [`diff`]: what changed between two snapshots.
+//! - [`check`]: batch status checks; [`one`]: the status of one serial, on the calling thread;
+//!   [`diff`]: what changed between two snapshots.
 //! - [`digest`]: file checksums; [`mem`]: large buffers.
 //!
 //! On the wire:
@@ -48,6 +49,7 @@ pub mod index;
 pub mod ingest;
 pub mod mem;
 pub mod names;
+pub mod one;
 pub mod pem;
 pub mod serial;
 pub mod signature;

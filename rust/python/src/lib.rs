@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 mod buffers;
 mod certs;
 mod ingest;
+mod one;
 mod serials;
 mod snapshot;
 #[cfg(feature = "synth")]
@@ -80,6 +81,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STATUSES", jpki_fast_core::check::Status::ALL.map(jpki_fast_core::check::Status::name).to_vec())?;
     certs::register(m)?;
     wire::register(m)?;
+    one::register(m)?;
     #[cfg(feature = "synth")]
     synth::register(m)?;
     Ok(())

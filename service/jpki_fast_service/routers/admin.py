@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from .. import metrics
 from ..audit import read_records, time_text
-from ..auth import Principal, require
+from ..auth import ADMIN, Principal
 from ..errors import ServiceError
 from ..limits import known_query
 from ..models import Instant, ReloadResponse, UsageResponse
@@ -25,7 +25,7 @@ router = APIRouter(tags=["admin"])
 
 
 @router.post("/v1/admin/reload", response_model=ReloadResponse, responses=errors(401, 403, 503), summary="Load the newest generation now")
-async def reload(request: Request, principal: Principal = Depends(require("admin"))):
+async def reload(request: Request, principal: Principal = Depends(ADMIN)):
     """Swaps in the published generation at once (it is otherwise picked up within the reload
     interval). Requests in flight finish on the snapshot they started on."""
     holder = request.app.state.snapshots
@@ -54,7 +54,7 @@ async def usage(
     start: Instant | None = Query(None, alias="from", description="from this instant (inclusive; ISO 8601)"),
     end: Instant | None = Query(None, alias="to", description="to this instant (exclusive; ISO 8601)"),
     tenant: str | None = Query(None, description="only this tenant (an admin key bound to a tenant sees only its own)"),
-    principal: Principal = Depends(require("admin")),
+    principal: Principal = Depends(ADMIN),
 ):
     if start is not None and end is not None and _bound(end) < _bound(start):
         raise ServiceError(422, "invalid_field", "query/to: earlier than from", "query/to")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 
 from jpki_fast.timeutil import iso
 
-from ..auth import Principal, require
+from ..auth import Principal, QUERY
 from ..limits import Limits, json_body, limits
 from ..models import AgeCheckRequest, AgeCheckResponse
 from ..recorder import note
@@ -74,7 +74,7 @@ def has_reached(birth: dt.date, age: int, on: dt.date) -> bool:
 async def age_check(
     body: AgeCheckRequest,
     request: Request,
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
     limit: Limits = Depends(limits),
 ):
@@ -110,4 +110,6 @@ async def age_check(
         results.append(row)
     facts = audit_facts(request, table, ders)
     note(request, facts)
-    return json_response({"generation": store.generation, "checked_at": iso(now_s), "age": body.age, "date": on.isoformat(), "results": results})
+    return json_response(
+        {"generation": store.generation, "checked_at": iso(now_s), "age": body.age, "date": on.isoformat(), "results": results}
+    )

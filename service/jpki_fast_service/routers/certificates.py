@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from jpki_fast.timeutil import iso
 
-from ..auth import Principal, require
+from ..auth import Principal, QUERY
 from ..errors import ServiceError
 from ..limits import Limits, json_body, limits
 from ..models import CertificateStatusRequest, CertificateStatusResponse
@@ -65,7 +65,7 @@ def audit_facts(request: Request, table: pa.Table, ders: list[bytes], column: st
 async def certificates_status(
     body: CertificateStatusRequest,
     request: Request,
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
     limit: Limits = Depends(limits),
 ):

@@ -25,7 +25,9 @@ async def healthz():
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}}, summary="Ready to answer")
+@router.get(
+    "/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}}, summary="Ready to answer"
+)
 async def readyz(request: Request):
     """200 when a snapshot is loaded and no partition is past its nextUpdate by more than the
     configured grace (``jpki-fast serve --stale-grace``); 503 with the reason otherwise."""

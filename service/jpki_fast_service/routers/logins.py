@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from jpki_fast.timeutil import iso
 
-from ..auth import Principal, require
+from ..auth import Principal, QUERY
 from ..limits import Limits, json_body, limits
 from ..models import LoginBatchRequest, LoginBatchResponse, LoginRequest, LoginResponse
 from ..recorder import note
@@ -31,7 +31,7 @@ LOGIN_COLUMNS = ["decision", "signature_valid", *CERT_COLUMNS]
 async def login_verify(
     body: LoginRequest | LoginBatchRequest,
     request: Request,
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
     limit: Limits = Depends(limits),
 ):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from jpki_fast.timeutil import iso
 
-from ..auth import Principal, require
+from ..auth import Principal, QUERY
 from ..limits import json_body
 from ..models import SignatureDigestRequest, SignatureDocumentRequest, SignatureResponse
 from ..recorder import note
@@ -29,7 +29,7 @@ router = APIRouter(tags=["signatures"])
 async def signature_verify(
     body: SignatureDocumentRequest | SignatureDigestRequest,
     request: Request,
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
 ):
     """Give the ``document`` (base64, signed with ``hash``) or its SHA-256 ``digest``

@@ -3,7 +3,6 @@ freshness, never entries), as JSON or Arrow IPC (``Accept: application/vnd.apach
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import weakref
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from jpki_fast.timeutil import iso
 
-from ..auth import Principal, require
+from ..auth import Principal, QUERY
 from ..limits import known_query
 from ..models import Instant, PartitionsResponse, SnapshotResponse
 from ..snapshots import current_store
@@ -97,7 +96,7 @@ def _freshness(store: jpki_fast.Store, now_s: int) -> dict:
 async def snapshot(
     request: Request,
     now: Instant | None = Query(None, description="judge freshness at this instant (ISO 8601; default: now)"),
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
 ):
     """Generation, publication time, revoked entries by issuer key and reason, and a
@@ -153,7 +152,7 @@ async def snapshot(
 async def partitions(
     request: Request,
     now: Instant | None = Query(None, description="judge freshness at this instant (ISO 8601; default: now)"),
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
 ):
     """One row per partition CRL (and authority revocation list) of the snapshot: issuer key,

@@ -18,10 +18,10 @@ from starlette.responses import Response
 from jpki_fast import wire
 
 from ..audit import RequestFacts
-from ..auth import Principal, require
+from ..auth import Principal, QUERY
 from ..errors import ServiceError
 from ..limits import Limits, limits, media_type
-from ..models import StatusRequest, StatusResponse
+from ..models import StatusResponse
 from ..recorder import note
 from ..snapshots import current_store
 from ._common import ARROW, JSON, POST_ERRORS, run, wants_arrow
@@ -54,7 +54,7 @@ _ARROW_SCHEMA_NOTE = (
 )
 async def status(
     request: Request,
-    principal: Principal = Depends(require("query")),
+    principal: Principal = Depends(QUERY),
     store: jpki_fast.Store = Depends(current_store),
     limit: Limits = Depends(limits),
 ):
