@@ -155,7 +155,7 @@ def test_the_overview_numbers_match_v1_snapshot(browser, served, world):
         assert row.text == f"{issuer['entries']:,}"
     assert browser.find("[data-testid=readiness]").text == "ready"
     assert browser.find("[data-testid=no-alerts]").is_displayed()
-    browser.screenshot("overview-en")
+    browser.screenshot("overview-healthy-en")
 
 
 def test_filtering_the_partitions_to_a_prefecture(browser, served, world):
@@ -180,10 +180,13 @@ def test_filtering_the_partitions_to_a_prefecture(browser, served, world):
 
 
 def test_a_partition_published_with_an_old_next_update_raises_the_stale_alert(browser, served, world):
+    browser.get("/ui?lang=en&refresh=2")  # the page's script reloads its numbers every 2 s
+    assert not browser.find_all("[data-alert=stale]")
     held = make_one_partition_stale(world)
     served.wait_for_generation(world.keys["ops"], held["generation"])
-    browser.get("/ui?lang=en")
-    alert = browser.find("[data-alert=stale]")
+    alert = browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-alert=stale]"), timeout=15)[0]  # no reload
+    assert "Updated" in browser.find("#refreshed").text
+    browser.drain()
     municipality = held["name"].split("CN=")[1].removesuffix(" CRLDP")
     assert "1 partition is stale" in alert.text and municipality in alert.text
     assert browser.find("[data-testid=readiness]").text == "not ready"

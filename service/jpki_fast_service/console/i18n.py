@@ -135,6 +135,10 @@ class Translator:
         label = REASON_JA.get(name) if self.lang == "ja" else REASON_EN.get(name)
         return f"{name} ({label})" if label and self.lang == "en" else (f"{name}（{label}）" if label else name)
 
+    def reason_note(self, name: str) -> str | None:
+        """What a reason tells, in a few English words (None where RFC 5280's name says it)."""
+        return REASON_EN.get(name)
+
     def reason_short(self, name: str) -> str:
         if self.lang == "ja":
             return REASON_JA.get(name, name)

@@ -468,7 +468,11 @@ class AuditCounts:
         stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
             cached = self._verified
-        if cached is not None and not force and (cached[0] == stamp or time.time() - cached[1] < max_age):
+        # A log up to 64 MiB (some 150,000 lines, well under a second) is checked again whenever
+        # it changed; a bigger one at most every ``max_age`` seconds, or on demand.
+        if cached is not None and not force and (
+            cached[0] == stamp or (st.st_size > 64 << 20 and time.time() - cached[1] < max_age)
+        ):
             return cached[2], cached[1]
         result = verify(self.path)
         checked = time.time()

@@ -274,8 +274,12 @@ def router(app: FastAPI) -> APIRouter:
         now_s = _now()
         rows = pages.partition_rows(store, now_s)
         facts = pages.overview(store, rows, stale_grace=request.app.state.config.stale_grace, now_s=now_s, last_error=holder.last_error)
-        return console.render(request, "overview.html", {"o": facts, "loaded_at": int(holder.loaded_at), "page_title": "Overview",
-                                                         "page": "overview"}, login=login)
+        try:  # ?refresh=N: the script reloads the numbers every N seconds (default 30)
+            refresh = min(3600, max(2, int(request.query_params.get("refresh", "30"))))
+        except ValueError:
+            refresh = 30
+        return console.render(request, "overview.html", {"o": facts, "loaded_at": int(holder.loaded_at), "refresh": refresh,
+                                                         "page_title": "Overview", "page": "overview"}, login=login)
 
     # ---- partitions ----
 
