@@ -29,7 +29,9 @@ ARTIFACTS = Path(os.environ.get("JPKI_FAST_ARTIFACTS") or Path(__file__).resolve
 
 try:
     from selenium import webdriver
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is in the service's dev extra
@@ -130,6 +132,7 @@ def _sign_in(browser: Browser, key: str) -> None:
 def test_signing_in_with_an_unknown_key_fails_and_with_a_known_key_opens_the_overview(browser, world):
     browser.get("/ui")
     assert urlsplit(browser.driver.current_url).path == "/ui/login"  # no session: the login form
+    assert browser.driver.switch_to.active_element.get_attribute("id") == "api_key"  # the key field has the focus
     _sign_in(browser, "jpkf_not-a-key")
     assert browser.find("[data-testid=login-error]").is_displayed()
     _sign_in(browser, world.keys["ops"])
@@ -139,6 +142,11 @@ def test_signing_in_with_an_unknown_key_fails_and_with_a_known_key_opens_the_ove
     cookie = browser.driver.get_cookie("jpkf_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/ui"
     assert world.keys["ops"] not in cookie["value"]
+    browser.get("/ui")
+    ActionChains(browser.driver).send_keys(Keys.TAB).perform()  # the keyboard's first stop: the link past the header
+    assert browser.driver.switch_to.active_element.get_attribute("class") == "skip"
+    ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+    assert browser.driver.switch_to.active_element.get_attribute("id") == "main"
 
 
 def test_the_overview_numbers_match_v1_snapshot(browser, served, world):

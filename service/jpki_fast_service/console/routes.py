@@ -210,7 +210,8 @@ def router(app: FastAPI) -> APIRouter:
     def _login_page(request: Request, target: str, error: str | None, status: int) -> Response:
         token = secrets.token_urlsafe(24)
         response = console.render(request, "login.html", {"next": _safe_next(target), "error": error, "login_token": token,
-                                                           "page_title": "Sign in"}, status=status, csp=LOGIN_CSP)
+                                                           "hours": max(1, console.sessions.ttl // 3600), "page_title": "Sign in"},
+                                  status=status, csp=LOGIN_CSP)
         set_cookie(response, request, LOGIN_COOKIE, token, path="/ui/login", max_age=3600)
         return response
 
