@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 mod buffers;
 mod certs;
 mod ingest;
-mod one;
 mod ocsp;
+mod one;
 mod serials;
 mod snapshot;
 #[cfg(feature = "synth")]
