@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from cryptography import x509
@@ -434,6 +435,21 @@ def test_arrow_many_batches_and_limits(store):
 )
 def test_arrow_bad_bodies(make, status, location, match):
     raises(lambda: decode_status_arrow(make()), status, location, match)
+
+
+def test_arrow_bytes_that_are_not_utf8(store):
+    bad = pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 2, 4], np.int32)), pa.py_buffer(b"\xff\xfe01")])
+    raw = ipc(pa.table({"issuer": ["auth_ca_2023"] * 2, "serial": bad}))
+    result = check_status(store, decode_status_arrow(raw), now=NOW)
+    assert result.table.column("status").to_pylist() == ["malformed", "good"]
+    assert result.table.column("serial").to_pylist() == [None, "01"]  # not UTF-8: not echoed
+    issuers = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, 1], np.int32)), pa.py_buffer(b"\xff")])
+    raises(lambda: decode_status_arrow(ipc(pa.table({"issuer": issuers, "serial": ["01"]}))), 400, "/issuer", "damaged")
+    offsets = pa.py_buffer(np.array([0, 9, 2], np.int32))  # past the data, then backwards
+    broken = pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"0102")])
+    with pytest.raises(WireError) as info:
+        check_status(store, decode_status_arrow(ipc(pa.table({"issuer": ["a", "a"], "serial": broken}))))
+    assert info.value.http_status == 400
 
 
 def test_json_and_arrow_requests_agree(store):

@@ -149,11 +149,13 @@ fn wire_normalize<'py>(py: Python<'py>, kind: &str, column: Bound<'py, PyAny>, e
             match s.get(row) {
                 Some(v) if hex => out.push_hex(v, echo),
                 Some(v) => out.push_binary(v),
+                None if s.is_valid(row) => return Err(row),
                 None => out.push_bad(wire::code::NULL, 0, None),
             }
         }
-        out
+        Ok(out)
     });
+    let out = out.map_err(|row| PyValueError::new_err(format!("offsets out of range at row {row}")))?;
     let d = PyDict::new(py);
     serials_dict(py, &d, out)?;
     Ok(d)
