@@ -25,6 +25,7 @@
 //! On the wire:
 //! - [`wire`]: batch status requests (a JSON scanner for the two request shapes, lenient serial
 //!   columns) and JSON responses rendered from result columns.
+//! - [`ocsp`]: OCSP (RFC 6960): the request parser, CertID matching, signed responses.
 //!
 //! Behind the `synth` feature, [`synth`](crate::synth) makes synthetic data (signed CRLs, RSA keys and
 //! signatures) for `jpki-fast synth`, tests and benchmarks; nothing on a production path uses it.
@@ -50,6 +51,7 @@ pub mod ingest;
 pub mod mem;
 pub mod names;
 pub mod one;
+pub mod ocsp;
 pub mod pem;
 pub mod serial;
 pub mod signature;

@@ -12,6 +12,7 @@ mod buffers;
 mod certs;
 mod ingest;
 mod one;
+mod ocsp;
 mod serials;
 mod snapshot;
 #[cfg(feature = "synth")]
@@ -82,6 +83,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     certs::register(m)?;
     wire::register(m)?;
     one::register(m)?;
+    ocsp::register(m)?;
     #[cfg(feature = "synth")]
     synth::register(m)?;
     Ok(())
