@@ -203,7 +203,7 @@ def test_partitions_filter_and_sort_on_the_server_without_scripts(ops, world):
     assert entries == sorted(entries, reverse=True)
     assert 'aria-sort="descending"' in page
     everything = ops.get("/ui/partitions?f=1").text  # the unticked group box: one table body
-    assert everything.count('<tr data-state=') == store.partitions().num_rows and 'class="group"' not in everything
+    assert everything.count('<tr data-state=') == store.partitions().num_rows and 'caption class="group-head"' not in everything
     assert ops.get("/ui/partitions?state=stale").text.count("<tr data-state=") == 0
     assert ops.get("/ui/partitions?sort=nonsense&order=sideways").status_code == 200
 

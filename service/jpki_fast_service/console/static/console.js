@@ -18,10 +18,11 @@
 
   // ---- partitions: filter and sort in the page -------------------------------------------
   function partitions() {
-    var table = document.getElementById("partitions");
+    var table = document.getElementById("partitions");  // the prefecture groups, a table each
     var form = document.getElementById("partition-filter");
     if (!table || !form) return;
     var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr[data-state]"));
+    var groups = Array.prototype.slice.call(table.querySelectorAll("section.group"));
     var total = rows.length;
     var hay = rows.map(function (tr) {
       return (tr.textContent + " " + tr.dataset.pref).toLowerCase();
@@ -39,10 +40,9 @@
         if (rows[i].hidden === ok) rows[i].hidden = !ok;
         if (ok) count++;
       }
-      var bodies = table.tBodies;
-      for (var b = 0; b < bodies.length; b++) {
-        var any = bodies[b].querySelector("tr[data-state]:not([hidden])");
-        bodies[b].hidden = !any;
+      for (var g = 0; g < groups.length; g++) {
+        var any = groups[g].querySelector("tr[data-state]:not([hidden])");
+        if (groups[g].hidden === !!any) groups[g].hidden = !any;
       }
       shown.textContent = format(shown.dataset.template, [number.format(count), number.format(total)]);
       noMatch.hidden = count > 0;
@@ -74,14 +74,14 @@
     function sortBy(column, order) {
       var key = keys[column];
       var sign = order === "desc" ? -1 : 1;
-      Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(table.querySelectorAll("tbody"), function (body) {
         var items = Array.prototype.slice.call(body.querySelectorAll("tr[data-state]")).map(function (tr) { return [key(tr), tr]; });
         items.sort(function (x, y) { return sign * compare(x[0], y[0]); });
         var fragment = document.createDocumentFragment();
         items.forEach(function (item) { fragment.appendChild(item[1]); });
         body.appendChild(fragment);
       });
-      table.querySelectorAll("thead th").forEach(function (th) {
+      table.querySelectorAll("thead th").forEach(function (th) {  // every group's header
         var link = th.querySelector("a[data-sort]");
         if (!link) return;
         if (link.dataset.sort === column) th.setAttribute("aria-sort", order === "desc" ? "descending" : "ascending");
