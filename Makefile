@@ -13,7 +13,7 @@ export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service browser
 
 all: build
 
@@ -39,7 +39,7 @@ test: test-rust test-python test-spark
 test-rust:
 	cargo test --release -q -p jpki-fast-core --all-features
 
-test-python: $(BUILT) $(SERVICE)
+test-python: $(BUILT) $(SERVICE) browser
 	$(PY) -m pytest -q -m "not slow"
 
 # The Spark adapter's tests (local[2], Java 17): pyspark is an optional extra, installed here.
@@ -52,7 +52,7 @@ test-spark: $(BUILT) $(SPARK)
 	JPKI_FAST_SPARK=1 $(PY) -m pytest -q -m spark tests/test_spark.py
 
 test-slow: $(BUILT) $(SERVICE)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=10
 
 # What CI enforces besides the tests (.ci/run): clippy and rustfmt on the whole workspace, ruff
 # (rules in pyproject.toml) on every Python file.
@@ -64,6 +64,17 @@ lint-rust:
 
 lint-python: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The operator console's browser tests (service/tests/test_console_browser.py) drive Debian's
+# chromium with its chromedriver, and read Japanese pages (Noto CJK). Installed here when missing
+# (root and apt-get, as on CI); otherwise those tests are skipped and say so.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=ja 2>/dev/null | grep -q .; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium, chromium-driver and fonts-noto-cjk for the console's browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; } \
+	    || echo "WARNING: apt-get could not install the browser: the console's browser tests will be skipped"; \
+	else echo "WARNING: no chromium/chromedriver and no apt-get as root: the console's browser tests will be skipped"; fi
 
 # The HTTP service: its own distribution (service/), installed editable beside the library.
 $(SERVICE): $(BUILT) service/pyproject.toml

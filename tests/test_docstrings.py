@@ -21,6 +21,8 @@ its module's globals, every example sees these names:
 - ``crl_server``: the base URL of a loopback HTTP server of ``data_dir``'s day-1 CRLs;
   ``fetch_toml`` and ``update_toml``: nightly-job configurations fetching from it, each with its
   own fetch directory and store;
+- ``ocsp_dir``: OCSP responder pairs for ``data_dir``'s CA keys valid at ``NOW``
+  (``<alias>.pem`` and ``<alias>.key.pem``, ECDSA P-256), made by ``synth.write_responders``;
 - ``synth_dir``: a dataset made by ``jpki_fast.synth.generate`` (seed 0, 2,000 entries, 8
   certificates);
 - ``JPKI_VECTORS``: the real JPKI certificates in ``tests/vectors/jpki``; ``JPKI_TRUST``: a
@@ -152,6 +154,7 @@ def world(tmp_path_factory):
     (data / "renewals.csv").write_text("issuer,old_serial,new_serial\nauth_ca_2023,0A,0B\nauth_ca_2023,0B,0C\n")
     (data / "renewals-more.csv").write_text("issuer,old_serial,new_serial\nauth_ca_2023,0C,0D\n")
     certificates = _certificates(data)
+    synth.write_responders(data, now=NOW, out=root / "ocsp")
 
     store_dir = root / "store"
     ingest(data / "trust", data / "crls", store_dir, now=NOW)
@@ -186,6 +189,7 @@ def world(tmp_path_factory):
         "fetch_toml": _update_config(root / "fetch-job" / "update.toml", data, url),
         "update_toml": _update_config(root / "update-job" / "update.toml", data, url),
         "synth_dir": synth_dir,
+        "ocsp_dir": root / "ocsp",
         "JPKI_VECTORS": JPKI_VECTORS,
         "JPKI_TRUST": real_trust,
         **certificates,

@@ -27,14 +27,33 @@ from .store import STATUSES, Store, open_store
 from .trust import CaKey, TrustStore
 
 if TYPE_CHECKING:
-    from .certs import CERT_STATUSES, BasicFourFacts, basic_four_facts, parse_certificates, verify_signatures
+    from .certs import (
+        CERT_STATUSES,
+        BasicFourFacts,
+        CertificateResult,
+        VerificationResult,
+        basic_four_facts,
+        parse_certificates,
+        verify_signatures,
+    )
     from .sweep_run import SweepSummary, sweep
 
 __version__ = "0.1.0"
 
 # The certificate API loads on first use, so that commands which never touch certificates
 # (ingest, check) do not pay for importing it.
-_LAZY = dict.fromkeys(("CERT_STATUSES", "BasicFourFacts", "basic_four_facts", "parse_certificates", "verify_signatures"), "certs")
+_LAZY = dict.fromkeys(
+    (
+        "CERT_STATUSES",
+        "BasicFourFacts",
+        "CertificateResult",
+        "VerificationResult",
+        "basic_four_facts",
+        "parse_certificates",
+        "verify_signatures",
+    ),
+    "certs",
+)
 _LAZY.update({"sweep": "sweep_run", "SweepSummary": "sweep_run"})
 
 
@@ -54,6 +73,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BasicFourFacts",
+    "CertificateResult",
     "CERT_STATUSES",
     "CaKey",
     "IngestRefused",
@@ -67,6 +87,7 @@ __all__ = [
     "SweepSummary",
     "TrustStore",
     "TrustStoreError",
+    "VerificationResult",
     "basic_four_facts",
     "ingest",
     "open_store",

@@ -71,14 +71,14 @@ The basic 4 facts (name, address, date of birth, sex) of a signing certificate a
 
 from __future__ import annotations
 
+import datetime as dt
 import weakref
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _core
 from .serials import SerialBatch, from_integers, to_hex
@@ -90,12 +90,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CERT_STATUSES",
     "BasicFourFacts",
+    "CertificateResult",
+    "VerificationResult",
     "basic_four_facts",
+    "check_certificate",
     "check_certificates",
     "load_certificates",
     "parse_certificates",
+    "prepare",
+    "verify_login",
     "verify_logins",
     "verify_signatures",
+    "verify_signed_document",
     "verify_signed_documents",
 ]
 
@@ -410,6 +416,12 @@ def verify_signatures(
 # Certificate checks against a store.
 
 
+def _epochs(column: pa.ChunkedArray) -> list[int | None]:
+    """Epoch seconds of a timestamp[s] column (None for nulls): a view, not a cast, so that
+    pyarrow.compute is not loaded for it."""
+    return [v for chunk in column.chunks for v in chunk.view(pa.int64()).to_pylist()]
+
+
 class _StoreContext:
     """What certificate checks need from one store snapshot, computed once per Store (a
     snapshot never changes): its trust anchors parsed in Rust, and which issuer row holds the
@@ -443,7 +455,7 @@ class _StoreContext:
                 p.column("issuer_index").to_pylist(),
                 p.column("name").to_pylist(),
                 p.column("kind").to_pylist(),
-                p.column("this_update").cast(pa.int64()).to_pylist(),
+                _epochs(p.column("this_update")),
             ):
                 if kind != "crl" or row >= len(self.group):
                     continue
@@ -477,6 +489,8 @@ class _StoreContext:
         (``MISSING_PARTITION`` when that key publishes no CRL for it); each distinct (anchor,
         partition) pair is computed once."""
         n = len(anchors)
+        import pyarrow.compute as pc  # loaded on first use: one-item checks never need it
+
         encoded = pc.dictionary_encode(names)
         name_index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         dictionary = encoded.dictionary.to_pylist()
@@ -602,7 +616,10 @@ def _check(
     }
     parsed = np.frombuffer(out["has_times"], dtype=np.uint8).astype(bool)
     serial_hex = to_hex(batch)
-    serial_hex = pc.if_else(pa.array(parsed), serial_hex, pa.nulls(n, serial_hex.type)) if n else serial_hex
+    if n:
+        import pyarrow.compute as pc
+
+        serial_hex = pc.if_else(pa.array(parsed), serial_hex, pa.nulls(n, serial_hex.type))
     kind_of_anchor = np.array([_KINDS.index(k) if k in _KINDS else -1 for k in ctx.kinds] + [-1], dtype=np.int32)
     kind_index = kind_of_anchor[np.where(has_anchor, anchor, len(ctx.kinds))]
     columns = {
@@ -737,3 +754,308 @@ def verify_signed_documents(
     table, valid = _check(store, certs, now, "signature", allow_test_hierarchy, provenance, signed)
     assert valid is not None
     return _with_decision(table, valid, "document")
+
+
+# --------------------------------------------------------------------------------------------
+# One certificate at a time: login gating, a signed application, a certificate check. The
+# batch functions above build Arrow tables and hand rows to the thread pool, which costs
+# several times the cryptography for a single row; these answer one item on the calling
+# thread with plain values, with exactly the batch functions' answers (tests/test_one.py).
+
+_OUTCOME_NAMES = ("good", "malformed", "untrusted", "bad_signature", "expired", "not_yet_valid", "wrong_usage")
+_STORE_STATUSES = ("good", "revoked", "stale", "unknown")
+_REASON_NAMES = tuple(_core.REASON_NAMES)
+_STALE_MISSING = "the store holds no CRL for this certificate's partition"
+_STALE_OLD = "the CRL covering this certificate is missing or not fresh at now (past its nextUpdate)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateResult:
+    """One certificate's status: the fields of a :func:`check_certificates` row (see there and
+    the module docstring for their meaning). ``crl_number``, ``this_update`` and
+    ``next_update`` are set only with ``provenance=True``. ``repr`` leaves the serial out."""
+
+    status: str
+    detail: str | None
+    reason: str | None
+    revocation_date: dt.datetime | None
+    invalidity_date: dt.datetime | None
+    issuer: str | None
+    kind: str | None
+    serial: str | None = field(repr=False)
+    partition: str | None
+    not_before: dt.datetime | None
+    not_after: dt.datetime | None
+    crl_number: str | None = None
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+    provenance: bool = field(default=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as the batch function's row has them (``table.to_pylist()[0]``)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
+        if not self.provenance:
+            for name in ("crl_number", "this_update", "next_update"):
+                del out[name]
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationResult(CertificateResult):
+    """A login's or a signed document's verdict: ``decision`` is ``"allow"`` only when the
+    signature verifies with the certificate's key (``signature_valid``) and the certificate is
+    ``good``; the certificate's fields as :class:`CertificateResult`."""
+
+    decision: str
+    signature_valid: bool
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+
+def _one_bytes(value: Any, what: str) -> bytes | None:
+    """One binary item, converted as the batch functions convert a list's items."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return _binary_array([value], what)[0].as_py()
+
+
+def _utc(epoch: int | None) -> dt.datetime | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+
+
+class _OneContext:
+    """What one-item checks add to a store's :class:`_StoreContext`, built on first use: every
+    (issuer row, partition name) -> partition id (as ``Store.partition_ids`` answers), and the
+    partition table's columns for provenance."""
+
+    def __init__(self, store: "Store") -> None:
+        p = store.partitions()
+        kinds = p.column("kind").to_pylist()
+        self.ids: dict[tuple[int, str], int] = {}
+        for pid, (iss, name) in enumerate(zip(p.column("issuer_index").to_pylist(), p.column("name").to_pylist())):
+            if kinds[pid] == "crl":
+                self.ids[(iss, name)] = pid
+        self.partitions = p.num_rows
+        self.issuers = store.issuer_table.num_rows
+        self._provenance: tuple | None = None
+        self._store = weakref.ref(store)
+
+    def partition_id(self, issuer: int, name: str | None) -> int:
+        if issuer == _UNKNOWN_ISSUER or name is None:
+            return _ISSUER_WIDE
+        return self.ids.get((issuer, name), self.ids.get((issuer, ""), _MISSING_PARTITION))
+
+    def provenance(self, deciding: int, issuer: int, hint: int) -> tuple[str | None, dt.datetime | None, dt.datetime | None]:
+        """(crl_number, this_update, next_update) of one row, as ``Store.check_normalized``
+        gives them with ``provenance=True``: the deciding partition (the row's own when it was
+        not revoked), else the issuer's covering data (oldest thisUpdate, earliest nextUpdate)."""
+        if self._provenance is None:
+            p = self._store().partitions()  # type: ignore[union-attr]
+            numbers = p.column("crl_number").to_pylist()
+            this, nxt = _epochs(p.column("this_update")), _epochs(p.column("next_update"))
+            wide: dict[int, tuple[int, int | None]] = {}
+            for iss, kind, t, n in zip(p.column("issuer_index").to_pylist(), p.column("kind").to_pylist(), this, nxt):
+                if kind != "crl":
+                    continue
+                old = wide.get(iss)
+                n_key = -(2**63) if n is None else n
+                wide[iss] = (t, n_key) if old is None else (min(old[0], t), min(old[1], n_key))
+            self._provenance = (numbers, this, nxt, wide)
+        numbers, this, nxt, wide = self._provenance
+        part = deciding
+        if deciding == _ISSUER_WIDE and hint < _MISSING_PARTITION:
+            part = hint
+        if part < min(self.partitions, _MISSING_PARTITION):
+            return numbers[part], _utc(this[part]), _utc(nxt[part])
+        covering = wide.get(issuer if issuer < self.issuers else -1)
+        if covering is None:
+            return None, None, None
+        return None, _utc(covering[0]), None if covering[1] == -(2**63) else _utc(covering[1])
+
+
+_ONE: "weakref.WeakKeyDictionary[Store, _OneContext]" = weakref.WeakKeyDictionary()
+
+
+def _one_context(store: "Store") -> _OneContext:
+    one = _ONE.get(store)
+    if one is None:
+        one = _ONE[store] = _OneContext(store)
+    return one
+
+
+def prepare(store: "Store") -> None:
+    """Builds now what certificate checks against ``store`` build on first use (its trust
+    anchors parsed, which key's CRL covers each partition, the partition ids): a few
+    milliseconds for thousands of partitions, which a service pays when it opens a new
+    generation rather than in the first login after it.
+
+    >>> prepare(store)
+    >>> check_certificate(store, cert_der, now=NOW).status
+    'good'
+    """
+    _context(store)
+    _one_context(store)
+
+
+def _check_one(
+    store: "Store",
+    cert: Any,
+    now: NowLike,
+    purpose: str | None,
+    allow_test_hierarchy: bool,
+    provenance: bool,
+    signed: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """The one-item engine: (the row's fields, signature_valid), as :func:`_check` gives row 0
+    of a one-row call."""
+    if purpose not in (None, *PURPOSES):
+        raise ValueError(f"purpose {purpose!r}: expected 'login', 'signature' or None")
+    now_s = to_epoch(now)
+    ctx = _context(store)
+    one = _one_context(store)
+    kwargs: dict[str, Any] = {}
+    if signed is not None:
+        digest = signed.get("digest")
+        message = signed.get("message")
+        if message is None and digest is None:
+            raise ValueError(f"{signed['name']}: required")
+        if signed["signature"] is None:
+            raise ValueError("signature: required")
+        kwargs = {
+            "signed": True,
+            "message": _one_bytes(message, signed["name"]),
+            "digest": _one_bytes(digest, "digest"),
+            "signature": _one_bytes(signed["signature"], "signature"),
+            "hash": signed["hash"],
+        }
+    outcome, anchor, not_before, not_after, serial, partition, detail, signature_valid = _core.check_certificate_one(
+        ctx.anchors, _one_bytes(cert, "certificate"), now_s, purpose, allow_test_hierarchy, **kwargs
+    )
+    final = outcome in (_MALFORMED, _UNTRUSTED, _BAD_SIGNATURE)
+    lookup = _UNKNOWN_ISSUER if final or anchor is None else anchor
+    row = lookup if lookup == _UNKNOWN_ISSUER else ctx.revocation_row(lookup, partition)
+    part = one.partition_id(row, partition)
+    key = serial or b"\x00"
+    answer = _core.check_serial_one(store.core, row, key, now_s, part)
+    revoked_code, stale_code = 1, 2
+    if row != lookup:
+        # Fail closed, as the batch does: the issuing key's own answer also counts.
+        own_part = one.partition_id(lookup, partition)
+        own = _core.check_serial_one(store.core, lookup, key, now_s, own_part)
+        if own[0] == revoked_code or (answer[0] != revoked_code and own_part != _MISSING_PARTITION and own[0] == stale_code):
+            answer, row, part = own, lookup, own_part
+    store_status, reason, revocation_date, invalidity_date, deciding = answer
+    revoked = store_status == revoked_code
+    if final:
+        status = _OUTCOME_NAMES[outcome]
+    elif revoked:
+        status = "revoked"
+    elif outcome != _OK:
+        status = _OUTCOME_NAMES[outcome]
+    else:
+        status = _STORE_STATUSES[store_status]
+    if detail is not None and revoked and not final:
+        detail = f"also: {detail}"
+    if status == "stale":
+        detail = _STALE_MISSING if part == _MISSING_PARTITION else _STALE_OLD
+    parsed = not_after is not None
+    kind = ctx.kinds[anchor] if anchor is not None and ctx.kinds[anchor] in _KINDS else None
+    fields_ = {
+        "status": status,
+        "detail": detail,
+        "reason": None if reason is None else _REASON_NAMES[reason],
+        "revocation_date": _utc(revocation_date),
+        "invalidity_date": _utc(invalidity_date),
+        "issuer": None if anchor is None else ctx.aliases[anchor],
+        "kind": kind,
+        "serial": key.hex().upper() if parsed else None,
+        "partition": partition,
+        "not_before": _utc(not_before) if parsed else None,
+        "not_after": _utc(not_after) if parsed else None,
+    }
+    if provenance:
+        fields_["crl_number"], fields_["this_update"], fields_["next_update"] = one.provenance(deciding, row, part)
+        fields_["provenance"] = True
+    return fields_, signature_valid
+
+
+def check_certificate(
+    store: "Store",
+    cert: Any,
+    now: NowLike = None,
+    purpose: str | None = None,
+    allow_test_hierarchy: bool = False,
+    provenance: bool = False,
+) -> CertificateResult:
+    """:func:`check_certificates` for one certificate, at close to the cost of verifying its
+    CA's signature: the same answer as that function's row, as a :class:`CertificateResult`.
+
+    >>> r = check_certificate(store, revoked_cert_der, now=NOW, purpose="login")
+    >>> r.status, r.reason, r.issuer
+    ('revoked', 'superseded', 'auth_ca_2023')
+    """
+    fields_, _ = _check_one(store, cert, now, purpose, allow_test_hierarchy, provenance)
+    return CertificateResult(**fields_)
+
+
+def _verdict(fields_: dict[str, Any], signature_valid: bool, what: str) -> VerificationResult:
+    good = fields_["status"] == "good"
+    if good and not signature_valid:
+        fields_["detail"] = f"the signature over the {what} does not verify with the certificate's key"
+    return VerificationResult(**fields_, decision="allow" if good and signature_valid else "deny", signature_valid=signature_valid)
+
+
+def verify_login(
+    store: "Store",
+    cert: Any,
+    challenge: Any,
+    signature: Any,
+    now: NowLike = None,
+    hash: str = "sha256",
+    allow_test_hierarchy: bool = False,
+    provenance: bool = False,
+) -> VerificationResult:
+    """:func:`verify_logins` for one login (certificate, challenge, the card's signature over
+    it), at close to the cost of its two RSA verifications; the same answer as that
+    function's row, as a :class:`VerificationResult`.
+
+    >>> r = verify_login(store, cert_der, challenge, signature, now=NOW)
+    >>> r.decision, r.status, r.allowed
+    ('allow', 'good', True)
+    >>> verify_login(store, cert_der, challenge, b"forged", now=NOW).detail
+    "the signature over the challenge does not verify with the certificate's key"
+    """
+    signed = {"name": "challenge", "message": challenge, "signature": signature, "hash": hash}
+    fields_, valid = _check_one(store, cert, now, "login", allow_test_hierarchy, provenance, signed)
+    return _verdict(fields_, valid, "challenge")
+
+
+def verify_signed_document(
+    store: "Store",
+    cert: Any,
+    document: Any = None,
+    signature: Any = None,
+    now: NowLike = None,
+    hash: str = "sha256",
+    allow_test_hierarchy: bool = False,
+    provenance: bool = False,
+    *,
+    digest: Any = None,
+) -> VerificationResult:
+    """:func:`verify_signed_documents` for one document (or its ``digest=``) and its signing
+    certificate; the same answer as that function's row, as a :class:`VerificationResult`.
+
+    >>> verify_signed_document(store, signing_cert_der, document, document_signature, now=NOW).decision
+    'allow'
+    """
+    if document is not None and digest is not None:
+        raise ValueError("give a document or digest=, not both")
+    signed = {"name": "document", "message": document, "digest": digest, "signature": signature, "hash": hash}
+    fields_, valid = _check_one(store, cert, now, "signature", allow_test_hierarchy, provenance, signed)
+    return _verdict(fields_, valid, "document")

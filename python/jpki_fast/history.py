@@ -124,7 +124,18 @@ def diff(
     entry now, or as it was when removed), and ``old_partition``/``old_reason``/
     ``old_revocation_date`` (for changed entries: what it was).
     """
-    root = Path(store_dir)
+    old, new, aliases, names, pieces = _diff_pieces(Path(store_dir), from_generation, to_generation)
+    tables = [_diff_table(k, aliases, d, names) for k, d in enumerate(pieces)]
+    if not tables:
+        return DIFF_SCHEMA.empty_table()
+    return pa.concat_tables(tables).replace_schema_metadata(
+        {"from_generation": str(old.generation), "to_generation": str(new.generation)}
+    )
+
+
+def _diff_pieces(root: Path, from_generation: int | None, to_generation: int | None):
+    """The merge of two generations, per issuer key: (old store, new store, issuer aliases,
+    partition names of both sides, one list of diff pieces per issuer)."""
     old, new = _resolve(root, from_generation, to_generation)
     identities: dict[tuple, int] = {}
     old_keys = _partition_keys(old, identities)
@@ -148,20 +159,55 @@ def diff(
             pairs.append((old_alias[i], i, None))
 
     aliases = pa.array([alias for alias, _, _ in pairs], pa.string())
-    tables = []
-    for k, (_alias, i, j) in enumerate(pairs):
+    pieces = []
+    for _alias, i, j in pairs:
         if i is None:  # an issuer new to the trust store: all its entries are added
-            d = _one_sided(new, j, removed=False, n_old=n_old)
+            pieces.append(_one_sided(new, j, removed=False, n_old=n_old))
         elif j is None:  # an issuer dropped from the trust store: all its entries are removed
-            d = _one_sided(old, i, removed=True, n_old=n_old)
+            pieces.append(_one_sided(old, i, removed=True, n_old=n_old))
         else:
-            d = old.core.diff(new.core, i, j, old_keys, new_keys)
-        tables.append(_diff_table(k, aliases, d, names))
-    if not tables:
-        return DIFF_SCHEMA.empty_table()
-    return pa.concat_tables(tables).replace_schema_metadata(
-        {"from_generation": str(old.generation), "to_generation": str(new.generation)}
-    )
+            pieces.append(old.core.diff(new.core, i, j, old_keys, new_keys))
+    return old, new, aliases, names, pieces
+
+
+def diff_counts(
+    store_dir: str | Path,
+    from_generation: int | None = None,
+    to_generation: int | None = None,
+) -> dict:
+    """``summarize(diff(...))`` without building the diff: the counts come straight from the
+    merge's change and reason columns (no serial is rendered), several times faster, for
+    dashboards that chart every day of the kept history. Same defaults as :func:`diff`; adds
+    ``from_generation`` and ``to_generation``.
+
+    >>> diff_counts(store_dir, 1, 2)
+    {'total': 2, 'by_change': {'added': 1, 'removed': 1},
+     'by_change_and_reason': {'added': {'keyCompromise': 1}, 'removed': {'certificateHold': 1}},
+     'from_generation': 1, 'to_generation': 2}
+    """
+    old, new, _aliases, _names, pieces = _diff_pieces(Path(store_dir), from_generation, to_generation)
+    slots = 16  # reason codes 0..10, and 15 for "no reason code"
+    tally = np.zeros(len(CHANGES) * slots, np.int64)
+    for issuer_pieces in pieces:
+        for d in issuer_pieces:
+            n = d["count"]
+            if not n:
+                continue
+            change = np.frombuffer(d["change"], np.uint8, count=n).astype(np.int64)
+            reason = np.frombuffer(d["reason"], np.uint8, count=n).astype(np.int64)
+            valid = np.unpackbits(np.frombuffer(d["reason_valid"], np.uint8), bitorder="little", count=n).astype(bool)
+            reason = np.where(valid & (reason < len(REASONS)), reason, slots - 1)
+            tally += np.bincount(change * slots + reason, minlength=tally.size)
+    counts: dict = {"total": int(tally.sum()), "by_change": {}, "by_change_and_reason": {}}
+    for index in np.flatnonzero(tally).tolist():
+        change, code = CHANGES[index // slots], index % slots
+        reason = REASONS[code] if code < len(REASONS) and REASONS[code] else "none"
+        n = int(tally[index])
+        counts["by_change"][change] = counts["by_change"].get(change, 0) + n
+        by_reason = counts["by_change_and_reason"].setdefault(change, {})
+        by_reason[reason] = by_reason.get(reason, 0) + n
+    counts["from_generation"], counts["to_generation"] = old.generation, new.generation
+    return counts
 
 
 def summarize(table: pa.Table) -> dict:

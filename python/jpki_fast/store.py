@@ -615,6 +615,39 @@ class Store:
 
         return _certs.verify_signed_documents(self, certs, documents, signatures, now=now, **options)
 
+    # One item at a time (login gating): the batch functions' answers at close to the cost of
+    # the cryptography (see jpki_fast.certs).
+
+    def check_certificate(self, cert, now: NowLike = None, purpose: str | None = None, **options):
+        """:meth:`check_certificates` for one certificate: a :class:`jpki_fast.certs.CertificateResult`.
+
+        >>> store.check_certificate(revoked_cert_der, now=NOW, purpose="login").status
+        'revoked'
+        """
+        from . import certs as _certs
+
+        return _certs.check_certificate(self, cert, now=now, purpose=purpose, **options)
+
+    def verify_login(self, cert, challenge, signature, now: NowLike = None, **options):
+        """:meth:`verify_logins` for one login: a :class:`jpki_fast.certs.VerificationResult`.
+
+        >>> store.verify_login(cert_der, challenge, signature, now=NOW).decision
+        'allow'
+        """
+        from . import certs as _certs
+
+        return _certs.verify_login(self, cert, challenge, signature, now=now, **options)
+
+    def verify_signed_document(self, cert, document=None, signature=None, now: NowLike = None, **options):
+        """:meth:`verify_signed_documents` for one document: a :class:`jpki_fast.certs.VerificationResult`.
+
+        >>> store.verify_signed_document(signing_cert_der, document, document_signature, now=NOW).decision
+        'allow'
+        """
+        from . import certs as _certs
+
+        return _certs.verify_signed_document(self, cert, document, signature, now=now, **options)
+
 
 def open_store(store_dir: str | Path, generation: int | None = None, verify: bool = False) -> Store:
     """Opens the published snapshot of a store (or a given generation) read-only.

@@ -60,8 +60,14 @@ is present on ``malformed`` and ``unknown`` items only; with provenance every re
 >>> request.n, request.provenance
 (2, False)
 >>> result = check_status(store, request, now=NOW)
->>> result.table.column("status").to_pylist()
-['revoked', 'malformed']
+>>> result.table.column("status").to_pylist(), result.counts["malformed"]
+(['revoked', 'malformed'], 1)
+>>> response = json.loads(encode_status_json(result))
+>>> response["checked_at"], response["results"][0]
+('2026-11-26T00:00:00Z', {'serial': '054CFCD8', 'issuer': 'auth_ca_2023', 'status': 'revoked', 'reason': 'superseded',
+ 'revocation_date': '2026-01-05T00:00:00Z'})
+>>> response["results"][1]["status"], response["results"][1]["detail"]
+('malformed', "not a hexadecimal serial (expected digits 0-9/A-F, optional 0x prefix and ':' separators)")
 """
 
 from __future__ import annotations

@@ -30,6 +30,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -73,6 +83,15 @@ def add_serve(sub) -> None:
     p.add_argument("--server", choices=("uvicorn", "granian"), default=None,
                    help="HTTP server (default: the faster on these endpoints, see bench/RESULTS.md)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning")
+    ocsp = p.add_argument_group("OCSP responder (POST /ocsp, GET /ocsp/...; served when pairs are given)")
+    ocsp.add_argument("--ocsp-cert", action="append", default=[], metavar="FILE",
+                      help="a delegated OCSP responder certificate (PEM), issued by the CA key it answers for; repeat, one per CA key")
+    ocsp.add_argument("--ocsp-key", action="append", default=[], metavar="FILE",
+                      help="its private key (PEM, unencrypted), in the same order as --ocsp-cert")
+    ocsp.add_argument("--ocsp-auth", choices=("open", "key"), default="open",
+                      help="open (default: any relying party) or key (an API key with the query role in X-API-Key)")
+    ocsp.add_argument("--ocsp-cache-bytes", type=_non_negative, default=64 * 1024 * 1024, metavar="BYTES",
+                      help="memory for pre-produced responses per worker (default 64 MiB; 0: none)")
     p.set_defaults(func=_cmd_serve)
 
 
@@ -81,6 +100,7 @@ def _cmd_serve(args) -> int:
     from .server import DEFAULT_SERVER, prepare, run
 
     try:
+        extra = _ocsp_extra(args)
         config = ServiceConfig(
             store=Path(args.store),
             api_keys=Path(args.api_keys) if args.api_keys else None,
@@ -90,8 +110,13 @@ def _cmd_serve(args) -> int:
             max_body=args.max_body,
             stale_grace=args.stale_grace,
             reload_interval=max(args.reload_interval, 0.05),
+            extra=extra,
         )
         prepare(config)
+        if extra:
+            from .ocsp_settings import OcspSettings
+
+            OcspSettings.of(config).check(config.store)  # a pair that cannot sign fails here, once
     except (ValueError, OSError) as exc:
         _err(str(exc).strip('"'))
         return EXIT_USAGE
@@ -103,6 +128,19 @@ def _cmd_serve(args) -> int:
             return EXIT_USAGE
         raise
     return run(config, args.host, args.port, args.workers, args.server or DEFAULT_SERVER, args.log_level)
+
+
+def _ocsp_extra(args) -> dict:
+    """``ServiceConfig.extra`` for the OCSP options (empty without responder pairs)."""
+    if len(args.ocsp_cert) != len(args.ocsp_key):
+        raise ValueError(f"--ocsp-cert given {len(args.ocsp_cert)} times, --ocsp-key {len(args.ocsp_key)}: give them in pairs")
+    if not args.ocsp_cert:
+        if args.ocsp_auth != "open":
+            raise ValueError("--ocsp-auth needs responder pairs (--ocsp-cert FILE --ocsp-key FILE)")
+        return {}
+    from .ocsp_settings import OcspSettings
+
+    return OcspSettings(tuple(zip(args.ocsp_cert, args.ocsp_key)), args.ocsp_auth, args.ocsp_cache_bytes).to_extra()
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 After ``python -m jpki_fast.demo DIR`` has built DIR/store, this creates a demo API key
 (printed), writes request bodies under DIR/requests/, starts ``jpki-fast serve`` on
 127.0.0.1:8000 with two workers, runs every curl command it prints (a batch of serials, a
-certificate, a login, the metrics) and serves until interrupted.
+certificate, a login, the metrics), writes OCSP responder pairs for the demo CAs and runs an
+``openssl ocsp`` command against ``/ocsp``, and serves until interrupted.
 
 Usage: ``python -m jpki_fast_service.demo [DIR] [--host H] [--port P] [--workers N] [--no-serve]``
 (``--no-serve`` stops the server after running the commands, for scripted runs).
@@ -98,6 +99,22 @@ def _commands(url: str, key: str, paths: dict[str, Path]) -> list[tuple[str, lis
     ]
 
 
+def _ocsp_pairs(data: Path) -> list[str]:
+    """Responder pairs (ECDSA P-256) for every demo CA key valid now: ``--ocsp-cert/--ocsp-key``."""
+    args = []
+    for row in synth.write_responders(data):
+        args += ["--ocsp-cert", row["certificate"], "--ocsp-key", row["key"]]
+    return args
+
+
+def _ocsp_command(data: Path, url: str) -> list[str]:
+    """``openssl ocsp`` asking about a revoked authentication certificate of the demo."""
+    certs = synth.read_certs(data).to_pylist()
+    cert = next(c for c in certs if c["kind"] == "auth" and c["revoked"])
+    ca = data / "trust" / f"{cert['issuer']}.pem"
+    return ["openssl", "ocsp", "-issuer", str(ca), "-cert", str(data / cert["path"]), "-url", url + "/ocsp", "-CAfile", str(ca)]
+
+
 def _run(argv: list[str]) -> str:
     if shutil.which(argv[0]):
         return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
@@ -169,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"   {key}")
     paths = write_requests(data, root / "requests")
     url = f"http://{args.host}:{args.port}"
+    ocsp_pairs = _ocsp_pairs(data)
     command = [sys.executable, "-m", "jpki_fast.cli", "serve", "--store", str(store), "--api-keys", str(key_file),
-               "--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
-    _say(f"   jpki-fast serve --store {store} --api-keys {key_file} --host {args.host} --port {args.port} --workers {args.workers}")
+               "--host", args.host, "--port", str(args.port), "--workers", str(args.workers), *ocsp_pairs]
+    _say(f"   jpki-fast serve --store {store} --api-keys {key_file} --host {args.host} --port {args.port} --workers {args.workers} \\")
+    pairs = len(ocsp_pairs) // 4
+    _say(f"       --ocsp-cert {data}/ocsp/<alias>.pem --ocsp-key {data}/ocsp/<alias>.key.pem   (x{pairs}: one pair per CA key)")
     server = subprocess.Popen(command)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the server on TERM as on Ctrl-C
     try:
@@ -182,6 +202,14 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"\n   # {label}")
             _say("   " + shlex.join(cmd))
             _say(_summary(label.split(" ")[0] if label == "metrics" else label, output))
+        ocsp_cmd = _ocsp_command(data, url)
+        _say("\n   # OCSP (RFC 6960): OpenSSL asks about a revoked authentication certificate")
+        _say("   " + shlex.join(ocsp_cmd))
+        if shutil.which("openssl"):
+            done = subprocess.run(ocsp_cmd, capture_output=True, text=True, timeout=60)
+            _say("\n".join("      " + line for line in (done.stderr + done.stdout).strip().splitlines()[:6]))
+        else:
+            _say("      (openssl is not installed here; the command above works where it is)")
         _say(f"\n   audit log: {store / 'audit.jsonl'}   (check it: .venv/bin/jpki-fast audit verify {store / 'audit.jsonl'})")
         if args.no_serve:
             return 0

@@ -74,7 +74,7 @@ class Recorder:
         except Exception:  # metrics must never fail a request
             log.exception("metrics update failed")
         audit: AuditLog | None = getattr(self._state, "audit", None)
-        if audit is None or endpoint in UNAUDITED:
+        if audit is None or endpoint in UNAUDITED or state.get("audit") is False:  # an endpoint may opt out (static assets)
             return
         principal = state.get("principal")
         client = scope.get("client")

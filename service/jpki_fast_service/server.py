@@ -19,9 +19,12 @@ import tempfile
 
 from .config import ENV_VAR, ServiceConfig
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as jpki_fast_service.metrics reads it (not imported here)
+
 #: The faster of the two on this service's endpoints (bench/bench_service.py; figures in
-#: bench/RESULTS.md).
-DEFAULT_SERVER = "uvicorn"
+#: bench/RESULTS.md): granian answered about twice the logins and three times the trivial
+#: requests uvicorn (uvloop, httptools) did, in interleaved runs on the same machine.
+DEFAULT_SERVER = "granian"
 FACTORY = "jpki_fast_service.app:create_app_from_env"
 
 
@@ -55,11 +58,12 @@ def prepare(config: ServiceConfig) -> None:
 
 def run(config: ServiceConfig, host: str, port: int, workers: int, server: str, log_level: str = "warning") -> int:
     """Serves until interrupted; returns the exit code."""
-    from . import metrics
-
+    # Set before anything imports prometheus_client (jpki_fast_service.metrics): its metrics are
+    # created in multiprocess mode only when the variable is there at import, and granian forks
+    # its workers from this process.
     os.environ[ENV_VAR] = config.to_json()
     metrics_dir = tempfile.mkdtemp(prefix="jpki-fast-metrics-")
-    os.environ[metrics.MULTIPROC_ENV] = metrics_dir
+    os.environ[MULTIPROC_ENV] = metrics_dir
     print(
         f"jpki-fast serve: {config.store} on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''}, {server}); "
         f"audit log {config.resolved_audit_log()}; docs at http://{host}:{port}/docs",

@@ -24,3 +24,11 @@ def config(dataset, tmp_path_factory) -> ServiceConfig:
 def client(config):
     with TestClient(create_app(config)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def console_world(tmp_path_factory):
+    """The console's store: a few days of history up to the real current time (console_helpers)."""
+    from .console_helpers import build_world
+
+    return build_world(tmp_path_factory.mktemp("console-world"))

@@ -207,15 +207,17 @@ def test_admin_reload_forces_the_swap(served, dataset):
     assert r.status_code == 200 and r.json()["generation"] == before  # nothing newer published
 
 
-def test_granian_workers_answer_big_batches(dataset, tmp_path):
-    """granian forks its workers: the parent must not have started the Rust core's thread pool
-    (a forked pool without its threads hangs on the first parallel check)."""
-    server = Server(dataset.store, dataset.key_file, tmp_path / "audit.jsonl", extra=("--server", "granian"))
+@pytest.mark.parametrize("kind", ["granian", "uvicorn"])
+def test_both_servers_answer_big_batches_and_count_them(dataset, tmp_path, kind):
+    """granian forks its workers, uvicorn spawns them: the parent must not have started the Rust
+    core's thread pool (a forked pool without its threads hangs on the first parallel check)."""
+    server = Server(dataset.store, dataset.key_file, tmp_path / "audit.jsonl", extra=("--server", kind))
     try:
         truth = dataset.truth.filter(pa.compute.equal(dataset.truth.column("issuer"), "sign_ca_2023"))
         serials = truth.column("serial").to_pylist() * 10  # big enough for the core to go parallel
         body = {"issuer": "sign_ca_2023", "serials": serials, "now": NOW}
         r = httpx.post(server.url + "/v1/status", json=body, headers=dataset.header("query-a"), timeout=120)
         assert r.status_code == 200 and {x["status"] for x in r.json()["results"]} == {"revoked"}
+        assert len(worker_generations(server.url)) == 2  # metrics in multiprocess mode on both servers
     finally:
         server.stop()

@@ -17,7 +17,8 @@ demos run on data shaped like it instead (docs/DESIGN.md §2):
 
 Modules: :mod:`.dataset` (:func:`generate` and the readers of what it wrote), :mod:`.crl`
 (:func:`make_crl`: one CRL from Python values), :mod:`.certificates` (:func:`issue_certificate`),
-:mod:`.cas` (the CA roots), :mod:`.entries` (drawing revoked entries), :mod:`.municipalities`
+:mod:`.cas` (the CA roots), :mod:`.responders` (delegated OCSP
+responders for the CAs), :mod:`.entries` (drawing revoked entries), :mod:`.municipalities`
 (the partitions), :mod:`.names` (distinguished names), :mod:`.domain` (CA kinds, reasons, key
 generations), :mod:`.values` (accepted inputs and encodings), :mod:`.cli` (``jpki-fast synth``,
 also ``python -m jpki_fast.synth``).
@@ -42,6 +43,7 @@ from .dataset import generate, read_certs, read_partitions, read_truth
 from .domain import CA_KINDS, GENERATIONS, NO_REASON, REASON_CODES, CaKind
 from .municipalities import PREFECTURES
 from .names import partition_name
+from .responders import issue_responder, write_responders
 
 __all__ = [
     "BASIC_FOUR_FACTS_ARC",
@@ -55,9 +57,11 @@ __all__ = [
     "CaKind",
     "generate",
     "issue_certificate",
+    "issue_responder",
     "make_crl",
     "partition_name",
     "read_certs",
     "read_partitions",
     "read_truth",
+    "write_responders",
 ]

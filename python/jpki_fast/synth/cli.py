@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from .dataset import generate
 from .entries import SERIAL_LAYOUTS
+from .responders import KEY_TYPES as RESPONDER_KEY_TYPES
 
 
 DESCRIPTION = """\
@@ -71,6 +72,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="end-entity certificates to issue, half authentication, half signing (default 200; 0: none)")
     parser.add_argument("--cert-keys", type=_non_negative, default=None, metavar="K",
                         help="RSA keys the certificates share (default min(N, 8); N for one key each)")
+    parser.add_argument("--ocsp-responders", choices=RESPONDER_KEY_TYPES, default=None, metavar="KEY_TYPE",
+                        help="also write a delegated OCSP responder certificate and key for every CA key valid at "
+                        f"--now, under OUT/ocsp/ ({', '.join(RESPONDER_KEY_TYPES)}), for jpki-fast serve --ocsp-cert/--ocsp-key")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -97,6 +101,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"nextUpdate {summary['next_update']} (now {summary['now']}, seed {summary['seed']}). "
         f"Trust store: {summary['out_dir']}/trust; ground truth: truth.parquet and partitions.parquet. "
         + _certs_text(summary.get("certs"))
+        + _responders_text(summary.get("ocsp_responders"))
         + "All of it is synthetic."
     )
 
@@ -108,6 +113,12 @@ def _certs_text(certs: dict[str, Any] | None) -> str:
         f"End-entity certificates: {certs['count']:,} in certs/ ({certs['revoked']:,} revoked; "
         f"{certs['keys']:,} shared keys), index certs/certs.parquet. "
     )
+
+
+def _responders_text(aliases: list[str] | None) -> str:
+    if not aliases:
+        return ""
+    return f"OCSP responders (certificate and key) in ocsp/ for {', '.join(aliases)}. "
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             certs=args.certs,
             cert_keys=args.cert_keys,
             serials=args.serials,
+            ocsp_responders=args.ocsp_responders,
         )
     except (ValueError, TypeError) as e:
         print(f"jpki-fast synth: error: {e}", file=sys.stderr)

@@ -28,6 +28,8 @@ from .domain import CA_KINDS, GENERATIONS, NO_REASON, REASON_NAMES, CaKind, Prog
 from .entries import ALLOCATION_FACTOR, SERIAL_LAYOUTS, Columns, draw_kind, hex_column, serial_base
 from .municipalities import Municipality, allocate, draw_municipalities
 from .names import name_der, partition_name
+from .responders import KEY_TYPES as RESPONDER_KEY_TYPES
+from .responders import write_responders
 from .values import int_bytes, iso_utc, parse_now, pem, pkcs8_der
 
 
@@ -134,6 +136,10 @@ certs/keys/key-NNNN.pem
                     by the certificates, because RSA key generation dominates the run time.
 certs/certs.parquet One row per certificate: path, kind, issuer, serial, partition, revoked,
                     reason, revocation_date, not_before, not_after, key_path.
+ocsp/<alias>.pem, ocsp/<alias>.key.pem
+                    With --ocsp-responders: a delegated OCSP responder (id-kp-OCSPSigning,
+                    id-pkix-ocsp-nocheck) issued by each CA key valid at now, and its key
+                    (unencrypted PKCS#8 PEM), for `jpki-fast serve --ocsp-cert --ocsp-key`.
 """
 
 
@@ -277,6 +283,7 @@ def generate(
     certs: int = 200,
     cert_keys: int | None = None,
     serials: str = "sequential",
+    ocsp_responders: str | None = None,
 ) -> dict[str, Any]:
     """Writes a synthetic JPKI-like dataset to `out_dir` and returns a summary.
 
@@ -305,11 +312,14 @@ def generate(
             sequence, as JPKI allocates them), ``"clustered"`` (dense runs at random places) or
             ``"random"`` (uniform, as RFC 5280 / CA/Browser Forum rules produce; use 8 or more
             ``serial_bytes``). See :data:`jpki_fast.synth.entries.SERIAL_LAYOUTS`.
+        ocsp_responders: also write a delegated OCSP responder certificate and key for every CA
+            key valid at ``now`` under ``ocsp/`` (``"ecdsa-p256"`` or ``"rsa-2048"``; see
+            :func:`jpki_fast.synth.write_responders`); None (default) for none.
 
     Returns:
         A dict: ``out_dir``, ``entries``, ``files``, ``bytes``, ``seconds``, ``now``,
         ``this_update`` / ``next_update`` (ISO, earliest), ``serial_bytes``, ``serials``, ``seed``, ``certs``
-        (``count``, ``revoked``, ``keys``) and
+        (``count``, ``revoked``, ``keys``), ``ocsp_responders`` (the aliases given a responder) and
         ``cas``: per CA kind its ``issuer`` alias, ``key_id`` (hex), ``entries`` and
         ``partitions``.
 
@@ -326,12 +336,20 @@ def generate(
     if serials not in SERIAL_LAYOUTS:
         raise ValueError(f"serials must be one of {', '.join(SERIAL_LAYOUTS)}, not {serials!r}")
     _check_cert_arguments(certs, cert_keys)
+    if ocsp_responders is not None and ocsp_responders not in RESPONDER_KEY_TYPES:
+        raise ValueError(f"ocsp_responders must be one of {', '.join(RESPONDER_KEY_TYPES)} or None, not {ocsp_responders!r}")
     now_s = parse_now(now)
     out = Path(out_dir).resolve()  # so that "." has a name and a parent to build beside
     cas = load_cas(Path(ca_from)) if ca_from is not None else None
     build = _prepare_output(out)
     try:
         summary = _generate_into(build, entries, partitions, serial_bytes, seed, now_s, cas, say, certs, cert_keys, serials)
+        responders = []
+        if ocsp_responders is not None:
+            say(f"OCSP responders: {ocsp_responders} pairs under ocsp/")
+            when = _dt.datetime.fromtimestamp(now_s, _dt.timezone.utc)
+            responders = write_responders(build, ocsp_responders, when, out=build / "ocsp")
+        summary["ocsp_responders"] = [r["alias"] for r in responders]
         _publish(build, out)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)

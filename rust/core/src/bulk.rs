@@ -244,22 +244,43 @@ pub fn check_certificates(
     allow_test: bool,
     signed: Option<SignedRows<'_>>,
 ) -> Result<Vec<CertCheck>, RowError> {
-    if let Some(s) = &signed {
-        if s.signed.len() != certs.len() || s.signatures.len() != certs.len() {
-            return Err(at(
-                0,
-                BulkError::CertificateRowsMismatch { certificates: certs.len(), signed: s.signed.len(), signatures: s.signatures.len() },
-            ));
-        }
-        s.scheme.parameters().ok_or(at(0, BulkError::UnsupportedScheme(s.scheme)))?;
-        s.signed.check(s.scheme.hash)?;
-    }
+    check_signed(certs.len(), signed.as_ref())?;
     Ok(certs
         .par_iter()
         .with_min_len(MIN_ROWS_PER_TASK)
         .enumerate()
         .map(|(i, input)| check_one(anchors, *input, now, purpose, allow_test, signed.as_ref(), i))
         .collect())
+}
+
+/// [`check_certificates`] for one certificate, on the calling thread: for single,
+/// latency-critical checks (a login), where handing one row to the thread pool would cost more
+/// than the row. `signed`, if given, holds one row.
+pub fn check_certificate(
+    anchors: &Anchors,
+    cert: Option<&[u8]>,
+    now: i64,
+    purpose: Purpose,
+    allow_test: bool,
+    signed: Option<SignedRows<'_>>,
+) -> Result<CertCheck, RowError> {
+    check_signed(1, signed.as_ref())?;
+    Ok(check_one(anchors, cert, now, purpose, allow_test, signed.as_ref(), 0))
+}
+
+/// Signed rows fit `certs` certificates and the scheme, with digests of the hash's length.
+fn check_signed(certs: usize, signed: Option<&SignedRows<'_>>) -> Result<(), RowError> {
+    if let Some(s) = signed {
+        if s.signed.len() != certs || s.signatures.len() != certs {
+            return Err(at(
+                0,
+                BulkError::CertificateRowsMismatch { certificates: certs, signed: s.signed.len(), signatures: s.signatures.len() },
+            ));
+        }
+        s.scheme.parameters().ok_or(at(0, BulkError::UnsupportedScheme(s.scheme)))?;
+        s.signed.check(s.scheme.hash)?;
+    }
+    Ok(())
 }
 
 fn check_one(

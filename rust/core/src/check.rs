@@ -247,13 +247,14 @@ pub fn check(
         crate::trace("check: allocate", t);
         let t = std::time::Instant::now();
         let batch = Batch { views, issuers, partitions, coverage };
-        let counts: Vec<[u64; 4]> = tasks
-            .into_par_iter()
-            .map(|(start, mut slices)| {
-                let len = slices.status.len();
-                check_chunk(batch, &short[start..start + len], start, &mut slices)
-            })
-            .collect();
+        let run = |(start, mut slices): (usize, Slices<'_>)| {
+            let len = slices.status.len();
+            check_chunk(batch, &short[start..start + len], start, &mut slices)
+        };
+        // One task (up to CHUNK rows) runs here: handing it to the pool would cost more than
+        // the lookups of a small batch, and wake every worker.
+        let counts: Vec<[u64; 4]> =
+            if tasks.len() > 1 { tasks.into_par_iter().map(run).collect() } else { tasks.into_iter().map(run).collect() };
         for c in counts {
             for (total, n) in out.counts.iter_mut().zip(c) {
                 *total += n;

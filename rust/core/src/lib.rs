@@ -18,12 +18,14 @@
 //! The revocation index:
 //! - [`index`]: its layout, build and lookups; [`sort`]: the radix sort it is built with;
 //!   [`assemble`]: a snapshot's per-issuer indexes from CRLs and the previous snapshot.
-//! - [`check`]: batch status checks; [`diff`]: what changed between two snapshots.
+//! - [`check`]: batch status checks; [`one`]: the status of one serial, on the calling thread;
+//!   [`diff`]: what changed between two snapshots.
 //! - [`digest`]: file checksums; [`mem`]: large buffers.
 //!
 //! On the wire:
 //! - [`wire`]: batch status requests (a JSON scanner for the two request shapes, lenient serial
 //!   columns) and JSON responses rendered from result columns.
+//! - [`ocsp`]: OCSP (RFC 6960): the request parser, CertID matching, signed responses.
 //!
 //! Behind the `synth` feature, [`synth`](crate::synth) makes synthetic data (signed CRLs, RSA keys and
 //! signatures) for `jpki-fast synth`, tests and benchmarks; nothing on a production path uses it.
@@ -48,6 +50,8 @@ pub mod index;
 pub mod ingest;
 pub mod mem;
 pub mod names;
+pub mod ocsp;
+pub mod one;
 pub mod pem;
 pub mod serial;
 pub mod signature;

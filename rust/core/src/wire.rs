@@ -1162,56 +1162,57 @@ pub fn serial_text(s: &SerialsView<'_>) -> (Vec<i64>, Vec<u8>, Option<Vec<u8>>) 
         .chain(s.bad_rows.iter().enumerate().map(|(k, &r)| (r, Shown::Bad(k))))
         .collect();
     special.sort_by_key(|x| x.0); // stable: a row in both lists has its malformed entry last
-    let pieces: Vec<(Vec<i64>, Vec<u8>)> = (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-            let first = special.partition_point(|x| (x.0 as usize) < lo);
-            let last = special.partition_point(|x| (x.0 as usize) < hi);
-            // At most 16 digits a short serial; a long one or a malformed text replaces it.
-            let mut bound = 16 * (hi - lo);
-            for &(_, shown) in &special[first..last] {
-                bound += match shown {
-                    Shown::Long(_) => 41,
-                    Shown::Bad(j) => (s.bad_text_offsets[j + 1] - s.bad_text_offsets[j]) as usize,
-                    Shown::Short => 0,
-                };
+    let chunk = |c: usize| {
+        let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+        let first = special.partition_point(|x| (x.0 as usize) < lo);
+        let last = special.partition_point(|x| (x.0 as usize) < hi);
+        // At most 16 digits a short serial; a long one or a malformed text replaces it.
+        let mut bound = 16 * (hi - lo);
+        for &(_, shown) in &special[first..last] {
+            bound += match shown {
+                Shown::Long(_) => 41,
+                Shown::Bad(j) => (s.bad_text_offsets[j + 1] - s.bad_text_offsets[j]) as usize,
+                Shown::Short => 0,
+            };
+        }
+        let mut offs: Vec<i64> = Vec::with_capacity(hi - lo);
+        let mut data: Vec<u8> = Vec::with_capacity(bound);
+        let mut k = first;
+        let base = data.as_mut_ptr();
+        let mut p = base;
+        for row in lo..hi {
+            let mut shown = Shown::Short;
+            while k < last && special[k].0 as usize == row {
+                shown = special[k].1; // a malformed row (listed last) wins
+                k += 1;
             }
-            let mut offs: Vec<i64> = Vec::with_capacity(hi - lo);
-            let mut data: Vec<u8> = Vec::with_capacity(bound);
-            let mut k = first;
-            let base = data.as_mut_ptr();
-            let mut p = base;
-            for row in lo..hi {
-                let mut shown = Shown::Short;
-                while k < last && special[k].0 as usize == row {
-                    shown = special[k].1; // a malformed row (listed last) wins
-                    k += 1;
-                }
-                // SAFETY: `bound` counts the most each row writes.
-                unsafe {
-                    match shown {
-                        Shown::Short => {
-                            let (buf, start) = hex_u64(s.short[row]);
-                            put(&mut p, &buf[start..]);
-                        }
-                        Shown::Long(j) => {
-                            let (buf, start) = hex_long(&s.long_keys[j]);
-                            put(&mut p, &buf[start..]);
-                        }
-                        Shown::Bad(j) => {
-                            let (a, b) = (s.bad_text_offsets[j] as usize, s.bad_text_offsets[j + 1] as usize);
-                            put(&mut p, &s.bad_text[a..b]);
-                        }
+            // SAFETY: `bound` counts the most each row writes.
+            unsafe {
+                match shown {
+                    Shown::Short => {
+                        let (buf, start) = hex_u64(s.short[row]);
+                        put(&mut p, &buf[start..]);
                     }
-                    offs.push(p.offset_from(base) as i64);
+                    Shown::Long(j) => {
+                        let (buf, start) = hex_long(&s.long_keys[j]);
+                        put(&mut p, &buf[start..]);
+                    }
+                    Shown::Bad(j) => {
+                        let (a, b) = (s.bad_text_offsets[j] as usize, s.bad_text_offsets[j + 1] as usize);
+                        put(&mut p, &s.bad_text[a..b]);
+                    }
                 }
+                offs.push(p.offset_from(base) as i64);
             }
-            // SAFETY: p - base bytes were written, within capacity.
-            unsafe { data.set_len(p.offset_from(base) as usize) };
-            (offs, data)
-        })
-        .collect();
+        }
+        // SAFETY: p - base bytes were written, within capacity.
+        unsafe { data.set_len(p.offset_from(base) as usize) };
+        (offs, data)
+    };
+    // One chunk (a request of up to 32,768 rows) is built here: handing it to the pool costs more.
+    let chunks = n.div_ceil(CHUNK);
+    let pieces: Vec<(Vec<i64>, Vec<u8>)> =
+        if chunks > 1 { (0..chunks).into_par_iter().map(chunk).collect() } else { (0..chunks).map(chunk).collect() };
     let total: usize = pieces.iter().map(|p| p.1.len()).sum();
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(0i64);
@@ -1445,7 +1446,7 @@ pub fn json_time(out: &mut Vec<u8>, t: i64) {
 
 /// Whether any of these bytes needs escaping in a JSON string.
 fn needs_escape(s: &[u8]) -> bool {
-    s.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+    scan_string(s, 0) < s.len() // the bytes that stop a string's scan are those needing escapes
 }
 
 /// A field prepared for rendering: its pieces rendered once.
@@ -1651,6 +1652,81 @@ fn emit_row<S: Sink>(fields: &[Prepared<'_>], row: usize, sink: &mut S) -> Resul
     Ok(())
 }
 
+/// The bytes [`emit_row`] writes for rows `lo..hi`, summed column by column (a tight loop per
+/// column instead of a walk of every field of every row), with the same checks of the buffers.
+fn chunk_len(fields: &[Prepared<'_>], lo: usize, hi: usize) -> Result<usize, String> {
+    let rows = hi - lo;
+    let mut bytes = 0usize; // every emitted field's key and value
+    let mut emitted = 0usize; // fields emitted, over all rows
+    let always = fields.iter().any(|f| f.null_piece.is_some()); // then every row emits a field
+    for f in fields {
+        let null = f.null_piece.as_ref().map(Vec::len);
+        let mut absent = 0usize;
+        match &f.prep {
+            Prep::Str { s, prefix, escape } => {
+                let mut text = 0usize;
+                for row in lo..hi {
+                    match s.get(row) {
+                        Some(v) if *escape => {
+                            let mut c = Count(0);
+                            c.put_escaped(v);
+                            text += c.0;
+                        }
+                        Some(v) => text += v.len(),
+                        None if s.is_valid(row) => return Err(format!("{}: offsets out of range at row {row}", f.name)),
+                        None => absent += 1,
+                    }
+                }
+                bytes += (rows - absent) * (prefix.len() + 1) + text;
+            }
+            Prep::Dict { indices, valid, offset, pieces } => {
+                for row in lo..hi {
+                    if !is_set(*valid, offset + row) {
+                        absent += 1;
+                        continue;
+                    }
+                    let i = indices.get(offset + row);
+                    match usize::try_from(i).ok().and_then(|i| pieces.get(i)) {
+                        Some(Some(piece)) => bytes += piece.len(),
+                        Some(None) => absent += 1,
+                        None => return Err(format!("{}: dictionary index {i} out of range at row {row}", f.name)),
+                    }
+                }
+            }
+            Prep::Time { values, valid, offset, prefix } => {
+                // Years 0000-9999 render in 20 characters.
+                const FIRST: i64 = -62_167_219_200;
+                const END: i64 = 253_402_300_800;
+                for row in lo..hi {
+                    if !is_set(*valid, offset + row) {
+                        absent += 1;
+                        continue;
+                    }
+                    let t = values[offset + row];
+                    bytes += prefix.len() + 1 + if (FIRST..END).contains(&t) { 20 } else { time_text(t).1 };
+                }
+            }
+        }
+        emitted += rows - absent;
+        if let Some(len) = null {
+            bytes += absent * len;
+            emitted += absent;
+        }
+    }
+    // Commas between a row's fields: one fewer than it emits (rows emitting none have none).
+    let commas = if always {
+        emitted - rows
+    } else {
+        let mut count = Count(0);
+        for row in lo..hi {
+            emit_row(fields, row, &mut count)?;
+        }
+        return Ok(count.0);
+    };
+    let separators = if lo == 0 { rows.saturating_sub(1) } else { rows };
+    Ok(bytes + commas + 2 * rows + separators)
+}
+
 /// Result rows ready to render: the exact size of each chunk is known before anything is
 /// written, so the output can be one buffer of the right size (e.g. a Python bytes object).
 pub struct Rendering<'a> {
@@ -1667,13 +1743,7 @@ impl<'a> Rendering<'a> {
         let fields = prepare(fields, n)?;
         let spans: Vec<(usize, usize)> =
             (0..n.div_ceil(RENDER_CHUNK)).map(|c| (c * RENDER_CHUNK, ((c + 1) * RENDER_CHUNK).min(n))).collect();
-        let size = |&(lo, hi): &(usize, usize)| -> Result<(usize, usize, usize), String> {
-            let mut count = Count(0);
-            for row in lo..hi {
-                emit_row(&fields, row, &mut count)?;
-            }
-            Ok((lo, hi, count.0))
-        };
+        let size = |&(lo, hi): &(usize, usize)| -> Result<(usize, usize, usize), String> { Ok((lo, hi, chunk_len(&fields, lo, hi)?)) };
         let chunks = if spans.len() > 1 {
             spans.par_iter().map(size).collect::<Result<_, _>>()?
         } else {
@@ -1825,6 +1895,68 @@ mod tests {
         let mut out = Vec::new();
         json_string(&mut out, "a\"b\\c\n\u{1}é".as_bytes());
         assert_eq!(std::str::from_utf8(&out).unwrap(), r#""a\"b\\c\n\u0001é""#);
+    }
+
+    #[test]
+    fn rows_are_sized_exactly() {
+        // Strings with and without escapes and nulls, a dictionary with a null value, times
+        // inside and outside years 0-9999, fields that are left out when null.
+        let texts: Vec<&[u8]> = vec![b"054CFCD8", b"", "é\"\\\n\u{1}".as_bytes(), b"zz", b"0x01"];
+        let mut data = Vec::new();
+        let mut offsets = vec![0i64];
+        for t in &texts {
+            data.extend_from_slice(t);
+            offsets.push(data.len() as i64);
+        }
+        let plain = b"ABCD".repeat(5);
+        let plain_offsets: Vec<i32> = (0..=5).map(|i| 4 * i).collect();
+        let dict_data = b"goodrevoked";
+        let dict_offsets = [0i64, 4, 11, 11];
+        let dict_valid = [0b011u8];
+        let indices: Vec<i8> = vec![0, 1, 2, 1, 0];
+        let times = [0i64, 1_795_651_200, -70_000_000_000, 300_000_000_000, 5];
+        for (valid_text, valid_idx, valid_time) in [(None, None, None), (Some([0b10101u8]), Some([0b11010u8]), Some([0b01101u8]))] {
+            for omit in [false, true] {
+                let strings =
+                    |valid: Option<&'static [u8]>| Strings { offsets: Offsets::I64(&offsets), data: &data, valid, offset: 0, len: 5 };
+                let vt: Option<&'static [u8]> = valid_text.map(|v| &*Box::leak(Box::new(v)) as &[u8]);
+                let vi: Option<&'static [u8]> = valid_idx.map(|v| &*Box::leak(Box::new(v)) as &[u8]);
+                let vm: Option<&'static [u8]> = valid_time.map(|v| &*Box::leak(Box::new(v)) as &[u8]);
+                let values = Strings { offsets: Offsets::I64(&dict_offsets), data: dict_data, valid: Some(&dict_valid), offset: 0, len: 3 };
+                let fields = vec![
+                    Field { name: "serial", column: Column::Str(strings(vt)), omit_null: omit },
+                    Field {
+                        name: "plain",
+                        column: Column::Str(Strings {
+                            offsets: Offsets::I32(&plain_offsets),
+                            data: &plain,
+                            valid: None,
+                            offset: 0,
+                            len: 5,
+                        }),
+                        omit_null: omit,
+                    },
+                    Field {
+                        name: "status",
+                        column: Column::Dict { indices: Indices::I8(&indices), valid: vi, offset: 0, values },
+                        omit_null: omit,
+                    },
+                    Field { name: "when", column: Column::Time { values: &times, valid: vm, offset: 0 }, omit_null: true },
+                ];
+                for (lo, hi) in [(0, 5), (1, 4), (2, 5), (0, 0)] {
+                    let prepared = prepare(&fields, 5).unwrap();
+                    let mut count = Count(0);
+                    for row in lo..hi {
+                        emit_row(&prepared, row, &mut count).unwrap();
+                    }
+                    assert_eq!(chunk_len(&prepared, lo, hi).unwrap(), count.0, "rows {lo}..{hi}, omit {omit}");
+                }
+                let mut out = b"[".to_vec();
+                render_rows(&fields, 5, &mut out).unwrap();
+                out.push(b']');
+                assert!(std::str::from_utf8(&out).is_ok());
+            }
+        }
     }
 
     #[test]

@@ -113,8 +113,8 @@ fn row_error(what: &str, e: RowError) -> PyErr {
 /// The trusted CA keys of a snapshot, parsed once: `TrustAnchors([(key_id, certificate_der,
 /// kind, test_hierarchy), ...])` in issuer-row order.
 #[pyclass(module = "jpki_fast._core", frozen)]
-struct TrustAnchors {
-    inner: Anchors,
+pub(crate) struct TrustAnchors {
+    pub(crate) inner: Anchors,
 }
 
 #[pymethods]
@@ -273,7 +273,7 @@ fn parse_certificates<'py>(py: Python<'py>, certs: Bound<'py, PyAny>, personal_d
     Ok(d)
 }
 
-fn purpose_of(purpose: Option<&str>) -> PyResult<Purpose> {
+pub(crate) fn purpose_of(purpose: Option<&str>) -> PyResult<Purpose> {
     Ok(match purpose {
         None => Purpose::Any,
         Some("login") => Purpose::Login,

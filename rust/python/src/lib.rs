@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 mod buffers;
 mod certs;
 mod ingest;
+mod ocsp;
+mod one;
 mod serials;
 mod snapshot;
 #[cfg(feature = "synth")]
@@ -80,6 +82,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STATUSES", jpki_fast_core::check::Status::ALL.map(jpki_fast_core::check::Status::name).to_vec())?;
     certs::register(m)?;
     wire::register(m)?;
+    one::register(m)?;
+    ocsp::register(m)?;
     #[cfg(feature = "synth")]
     synth::register(m)?;
     Ok(())

@@ -111,6 +111,17 @@ impl Snapshot {
     pub(crate) fn views(&self) -> PyResult<Vec<Option<IssuerView<'_>>>> {
         self.issuers.iter().map(|h| h.as_ref().map(|h| h.view()).transpose()).collect()
     }
+
+    /// The partition table and authority revocations, for one-item checks (`one.rs`).
+    pub(crate) fn freshness_facts(&self) -> jpki_fast_core::one::Freshness<'_> {
+        jpki_fast_core::one::Freshness {
+            partition_issuer: &self.partition_issuer,
+            this_update: &self.this_update,
+            next_update: &self.next_update,
+            counts: &self.counts_for_freshness,
+            issuer_revoked: &self.issuer_revoked,
+        }
+    }
 }
 
 #[pymethods]

@@ -290,14 +290,21 @@ fn wire_render_json<'py>(
     }
     let rendering = py.detach(|| wire::Rendering::new(&columns, n)).map_err(PyValueError::new_err)?;
     let (h, rows) = (header.len(), rendering.len());
-    // Written straight into the bytes object: no copy of the rendered rows.
-    PyBytes::new_with(py, h + rows + footer.len(), |buf| {
-        buf[..h].copy_from_slice(header);
-        buf[h + rows..].copy_from_slice(footer);
-        let body = &mut buf[h..h + rows];
-        py.detach(|| rendering.write(body));
-        Ok(())
-    })
+    let total = h + rows + footer.len();
+    // Written straight into the bytes object, which is not zero-filled first (every byte is
+    // written below): no copy of the rendered rows.
+    let len = isize::try_from(total).map_err(|_| PyValueError::new_err("response too large"))?;
+    // SAFETY: PyBytes_FromStringAndSize(NULL, len) returns a new bytes object of `len`
+    // uninitialised bytes (or NULL with an exception set), which nothing else can see until we
+    // return it; its buffer is `len` bytes long.
+    let out = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), len))? };
+    // SAFETY: `out` is a bytes object of `total` bytes owned by us alone.
+    let buf: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(pyo3::ffi::PyBytes_AsString(out.as_ptr()) as *mut u8, total) };
+    buf[..h].copy_from_slice(header);
+    buf[h + rows..].copy_from_slice(footer);
+    let body = &mut buf[h..h + rows];
+    py.detach(|| rendering.write(body));
+    Ok(out.cast_into::<PyBytes>()?)
 }
 
 enum IndexItems<'a> {

@@ -77,8 +77,8 @@ def aggregate(path, start: str | None, end: str | None, tenant: str | None) -> d
     for record in read_records(path, start, end):
         if tenant is not None and record.get("tenant") != tenant:
             continue
-        if str(record.get("endpoint", "")).startswith("/v1/admin/"):
-            continue  # operating the service is not usage
+        if str(record.get("endpoint", "")).startswith(("/v1/admin/", "/ui")):
+            continue  # operating the service (the admin API, the console's pages) is not usage
         key = (record.get("tenant"), record.get("key_id"), str(record.get("endpoint")))
         r = requests.setdefault(key, [0, 0, 0])
         r[0] += 1

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from jpki_fast.timeutil import iso
 
+from ..audit import RequestFacts
 from ..auth import Principal, QUERY
 from ..errors import ServiceError
 from ..limits import Limits, json_body, limits
@@ -44,6 +45,28 @@ def basic_four_facts(ders: list[bytes], statuses: list[str]) -> list[dict | None
     """The basic 4 facts of each certificate whose CA signature verified (None otherwise)."""
     parsed = jpki_fast.parse_certificates(ders, personal_data=True).column("basic_four_facts").to_pylist()
     return [facts if status in _VERIFIED else None for facts, status in zip(parsed, statuses)]
+
+
+def one_row(result, columns: list[str]) -> dict:
+    """A single-item result of the library (CertificateResult / VerificationResult) as a JSON row."""
+    data = result.to_dict()
+    row = {}
+    for name in columns:
+        if name in data:
+            value = data[name]
+            row[name] = value.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(value, "strftime") else value
+    return row
+
+
+def one_facts(request: Request, row: dict, der: bytes, column: str = "status"):
+    """:func:`audit_facts` for one answer."""
+    status = row[column]
+    facts = RequestFacts(items=1, counts={status: 1}, kinds={row.get("kind") or "unknown": {status: 1}})
+    audit = request.app.state.audit
+    if audit is not None:
+        subject = f"{row['issuer']}/{row['serial']}".encode() if row.get("issuer") and row.get("serial") else der
+        facts.subjects = audit.subjects([subject], 1)
+    return facts
 
 
 def audit_facts(request: Request, table: pa.Table, ders: list[bytes], column: str = "status"):

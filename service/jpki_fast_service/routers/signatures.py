@@ -13,8 +13,8 @@ from ..limits import json_body
 from ..models import SignatureDigestRequest, SignatureDocumentRequest, SignatureResponse
 from ..recorder import note
 from ..snapshots import current_store
-from ._common import POST_ERRORS, b64, certificate, epoch, json_response, rows
-from .certificates import audit_facts
+from ._common import POST_ERRORS, b64, certificate, epoch, json_response
+from .certificates import one_facts, one_row
 from .logins import LOGIN_COLUMNS
 
 router = APIRouter(tags=["signatures"])
@@ -40,12 +40,12 @@ async def signature_verify(
     now_s = epoch(body.now)
     if isinstance(body, SignatureDigestRequest):
         digest = b64(body.digest, "/digest")
-        table = store.verify_signed_documents([der], signatures=[signature], digests=[digest], now=now_s, hash="sha256")
+        verdict = store.verify_signed_document(der, signature=signature, digest=digest, now=now_s, hash="sha256")
     else:
         document = b64(body.document, "/document")
-        table = store.verify_signed_documents([der], [document], [signature], now=now_s, hash=body.hash)
-    [result] = rows(table, LOGIN_COLUMNS)
-    note(request, audit_facts(request, table, [der], "decision"))
+        verdict = store.verify_signed_document(der, document, signature, now=now_s, hash=body.hash)
+    result = one_row(verdict, LOGIN_COLUMNS)
+    note(request, one_facts(request, result, der, "decision"))
     return json_response(
         {**result, "valid": result["decision"] == "allow", "generation": store.generation, "checked_at": iso(now_s)}
     )
