@@ -37,10 +37,21 @@ def test_canonical_text_is_uppercase_even_length():
 
 
 def test_one_octet_and_twenty_octet_serials():
-    twenty = int("FF" * 20, 16)
-    batch = normalize([1, twenty, "FF" * 20, b"\xff" * 20])
+    # 20 octets as a DER INTEGER (RFC 5280's limit counts them): below 2^159.
+    twenty = int("7F" + "FF" * 19, 16)
+    batch = normalize([1, twenty, "7F" + "FF" * 19, b"\x7f" + b"\xff" * 19])
     assert values(batch) == [1, twenty, twenty, twenty]
-    assert to_hex(batch).to_pylist() == ["01"] + ["FF" * 20] * 3
+    assert to_hex(batch).to_pylist() == ["01"] + ["7F" + "FF" * 19] * 3
+    for over in (int("FF" * 20, 16), "FF" * 20, b"\xff" * 20, -(2**159) - 1, "-80" + "00" * 19 + "01"):
+        with pytest.raises(SerialFormatError, match="21 octets"):
+            normalize([over])
+    assert canonical(-(2**159)) == "-80" + "00" * 19  # the most negative 20-octet value
+
+
+def test_negative_serials_are_distinct_from_positive_ones():
+    batch = normalize([-1, "-01", "-0x1", " -00:01 ", 255, "FF", b"\xff"])
+    assert to_hex(batch).to_pylist() == ["-01"] * 4 + ["FF"] * 3
+    assert canonical(-128) == "-80" and canonical(-129) == "-81" and canonical(-(2**64)) == "-010000000000000000"
 
 
 def test_high_bit_serial_with_der_leading_zero():
@@ -71,14 +82,15 @@ def test_arrow_and_numpy_inputs():
     [
         (["01", "xyz"], "serial #1 ('xyz')"),
         (["01", ""], "serial #1"),
-        ([-1], "non-negative"),
+        (["--1"], "not a hexadecimal serial"),
         (["1" * 41], "20-octet"),
         ([2**160], "20-octet"),
         ([b""], "empty"),
         ([b"\x01" * 21], "20-octet"),
         ([1.5], "expected int"),
         (pa.array(["01", None]), "missing"),
-        (np.array([1, -2], dtype=np.int64), "serial #1"),
+        (np.array([1, -2], dtype=np.int64), "serial #1 (-2): negative value in an integer column"),
+        (pa.array([1, -2], pa.int64()), "serial #1 (-2): negative value in an integer column"),
     ],
 )
 def test_bad_serials_name_the_item(bad, fragment):

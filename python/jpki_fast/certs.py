@@ -81,7 +81,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
-from .serials import SerialBatch, normalize, to_hex
+from .serials import SerialBatch, from_integers, to_hex
 from .timeutil import NowLike, iso, to_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -565,7 +565,7 @@ def _check(
     serial_array = pa.Array.from_buffers(
         pa.binary(), n, [None, pa.py_buffer(out["serial_offsets"]), pa.py_buffer(out["serial_data"])]
     )
-    batch = normalize(serial_array) if n else SerialBatch(np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
+    batch = from_integers(serial_array) if n else SerialBatch(np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty((0, 20), np.uint8))
     revocation = store.check_normalized(batch, rows, now_s, provenance=provenance, partitions=part_ids)
     elsewhere = rows != lookup_anchor
     if elsewhere.any():

@@ -1,7 +1,15 @@
 """The ``jpki-fast`` command line.
 
-Exit codes: 0 success; 1 the run completed but something was refused (see the message);
-2 bad usage or input (nothing done).
+Exit codes (docs/DESIGN.md §6.2), each true whatever failed and when:
+
+- 0: success;
+- 1: the run completed but something was refused (see the message), or damage was found;
+- 2: bad usage or input, or the job could not start; nothing was published;
+- 3: a generation was published (it is current and complete), then a later step failed; the
+  message names the generation and the step;
+- 4: the run failed (an I/O error such as a full or read-only disk, or an internal error)
+  before publishing anything; the published generation is unchanged;
+- 130: interrupted (Ctrl-C); the message says whether anything was published first.
 """
 
 from __future__ import annotations
@@ -13,12 +21,16 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .errors import IngestRefused, JpkiFastError
+from .errors import IngestRefused, JpkiFastError, PublishedThenFailed
+from .journal import publish_journal
 from .timeutil import to_epoch
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
+EXIT_PUBLISHED_THEN_FAILED = 3
+EXIT_FAILED = 4
+EXIT_INTERRUPTED = 130
 
 
 def _err(message: str) -> None:
@@ -48,20 +60,31 @@ def _add_ingest(sub) -> None:
         help="partition: publish every accepted partition (default); all-or-nothing: publish nothing if any file is refused",
     )
     p.add_argument("--keep", type=int, default=35, metavar="K", help="generations to keep for history (default 35)")
+    p.add_argument("--max-crl-bytes", type=int, metavar="N", help="refuse a CRL file larger than N bytes (default 1 GiB)")
+    p.add_argument("--max-crl-entries", type=int, metavar="N", help="refuse a CRL listing more than N entries (default 30,000,000)")
+    p.add_argument("--max-files", type=int, metavar="N", help="refuse a run of more than N CRL files (default 100,000)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_ingest)
 
 
 def _cmd_ingest(args) -> int:
     from .ingest import ingest
+    from .limits import Limits
 
+    given = {"max_crl_bytes": args.max_crl_bytes, "max_crl_entries": args.max_crl_entries, "max_files": args.max_files}
+    limits = Limits(**{k: v for k, v in given.items() if v is not None})
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
     try:
-        summary = ingest(args.trust, args.crls, args.store, now=args.now, policy=args.policy, keep=args.keep, log=log)
+        summary = ingest(args.trust, args.crls, args.store, now=args.now, policy=args.policy, keep=args.keep, log=log,
+                         limits=limits)
     except IngestRefused as exc:
         _print_summary(exc.summary, args.json)
         _err(str(exc))
         return EXIT_REFUSED
+    except PublishedThenFailed as exc:
+        if exc.result is not None:  # what the run did, then why it did not finish
+            _print_summary(exc.result, args.json)
+        raise
     _print_summary(summary, args.json)
     return EXIT_REFUSED if summary.refused else EXIT_OK
 
@@ -113,6 +136,10 @@ def _cmd_update(args) -> int:
     except (ConfigError, FetchError) as exc:
         _err(str(exc))
         return EXIT_USAGE
+    except PublishedThenFailed as exc:
+        if exc.result is not None:  # what the run did, then why it did not finish
+            print(json.dumps(exc.result.to_dict(), indent=1, ensure_ascii=False) if args.json else exc.result)
+        raise
     print(json.dumps(result.to_dict(), indent=1, ensure_ascii=False) if args.json else result)
     return EXIT_OK if result.ok else EXIT_REFUSED
 
@@ -392,9 +419,12 @@ def _add_rollback(sub) -> None:
 
 
 def _cmd_rollback(args) -> int:
-    from .store import read_current, rollback
+    from .store import StoreCorruptedError, read_current, rollback
 
-    before = read_current(Path(args.store))
+    try:
+        before = read_current(Path(args.store))
+    except StoreCorruptedError:  # a damaged CURRENT is what a rollback repairs
+        before = "unreadable"
     rollback(args.store, args.to)
     print(f"{args.store}: generation {args.to} is current (was {before})")
     return EXIT_OK
@@ -482,13 +512,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return synth_main(argv[1:])
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (JpkiFastError, FileNotFoundError, ValueError, KeyError) as exc:
-        _err(str(exc).strip('"'))
+    with publish_journal() as published:
+        try:
+            return args.func(args)
+        except BrokenPipeError:
+            return EXIT_OK if not published else EXIT_PUBLISHED_THEN_FAILED
+        except BaseException as exc:  # noqa: BLE001 - every failure gets an exit code that tells the truth
+            return _failed(exc, published)
+
+
+def _failed(exc: BaseException, published: list) -> int:
+    """Reports a failure and returns its exit code: whether something was published before it
+    decides the code, not the exception's type alone (docs/DESIGN.md §6.2)."""
+    if isinstance(exc, SystemExit):
+        raise exc
+    message = str(exc).strip('"') or type(exc).__name__
+    if isinstance(exc, PublishedThenFailed):
+        _err(message)
+        return EXIT_PUBLISHED_THEN_FAILED
+    if published:
+        root, generation = published[-1]
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {message}"
+        _err(f"generation {generation} of {root} was published and is current; then the run {what}")
+        return EXIT_PUBLISHED_THEN_FAILED
+    if isinstance(exc, KeyboardInterrupt):
+        _err("interrupted; nothing was published")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, (JpkiFastError, FileNotFoundError, ValueError, KeyError)):
+        _err(message)
         return EXIT_USAGE
-    except BrokenPipeError:
-        return EXIT_OK
+    if isinstance(exc, OSError):
+        _err(f"{message}; nothing was published (the published generation, if any, is unchanged)")
+        return EXIT_FAILED
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
+    _err(f"internal error ({type(exc).__name__}: {message}); nothing was published (the published generation, if any, is unchanged)")
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ default; paths are resolved against the directory holding the configuration file
     # ca_file = "private-ca.pem"           # trust these CAs instead of the system's for HTTPS
     # sources_file = "sources.csv"         # "url,path" per line, for thousands of partitions
 
+    [limits]                               # resource limits of the ingest (jpki_fast.limits)
+    max_crl_bytes = 1_073_741_824          # a larger CRL file is refused (limit_exceeded)
+    max_crl_entries = 30_000_000           # a CRL listing more entries is refused
+    max_files = 100_000                    # more CRL files refuse the whole run
+
     [[sources]]                            # one table per CRL file
     url = "https://crl.example.jp/auth/Hokkaido/Sapporo-shi-Minami-ku.crl"
     path = "auth/Hokkaido/Sapporo-shi-Minami-ku.crl"   # relative to fetch.directory
@@ -65,6 +70,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import JpkiFastError
 from .ingest import CRL_SUFFIXES, DEFAULT_KEEP, POLICIES
+from .limits import Limits
 
 URL_SCHEMES = ("http", "https")
 
@@ -124,6 +130,7 @@ class UpdateConfig:
     trust: Path
     fetch: FetchConfig
     policy: str = "partition"
+    limits: Limits = field(default_factory=Limits)
 
 
 def redact_url(url: str) -> str:
@@ -155,6 +162,7 @@ _SECTIONS = {
         "concurrency", "max_redirects", "user_agent", "ca_file", "sources_file",
     },
     "sources": {"url", "path"},
+    "limits": {"max_crl_bytes", "max_crl_entries", "max_files"},
 }
 
 
@@ -245,7 +253,13 @@ class _Loader:
             trust=self._path(trust, "trust", "path"),
             fetch=fetch_config,
             policy=self._policy(store),
+            limits=self._limits(data.get("limits", {})),
         )
+
+    def _limits(self, table: dict) -> Limits:
+        d = Limits.__dataclass_fields__
+        values = {key: self._integer(table, key, d[key].default, section="limits") for key in _SECTIONS["limits"]}
+        return Limits(**values)
 
     def _policy(self, store: dict) -> str:
         value = store.get("policy", "partition")

@@ -42,11 +42,16 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Replaces ``path`` with ``text``: written to a temporary sibling, fsynced, renamed over
     ``path`` and the directory fsynced, so a crash leaves the old content or the new, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full or failing disk leaves no temporary file behind
+        raise
     fsync_path(path.parent, directory=True)
 
 

@@ -38,7 +38,9 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
-from .errors import IngestRefused, StoreError
+from .errors import IngestRefused, PublishedThenFailed, StoreError
+from .limits import DEFAULT as DEFAULT_LIMITS
+from .limits import Limits
 from .publish import clean_staging, next_generation, prune, store_lock, write_generation
 from .store import Store
 from .store_format import ISSUER_SCHEMA, PARTITION_SCHEMA, read_current
@@ -195,12 +197,16 @@ def ingest(
     policy: str = "partition",
     keep: int = DEFAULT_KEEP,
     log: Callable[[str], None] | None = None,
+    limits: Limits | None = None,
 ) -> IngestSummary:
     """Verifies every CRL under ``crl_dir`` against ``trust_dir`` and publishes a new snapshot.
 
     Returns an :class:`IngestSummary` (``published`` is False when nothing was accepted);
     raises :class:`IngestRefused`, carrying the summary, when the ``all-or-nothing`` policy
-    refuses the run. ``keep`` is how many generations to keep for history.
+    refuses the run. ``keep`` is how many generations to keep for history. ``limits``
+    (:class:`~jpki_fast.limits.Limits`) bounds the files: more than ``max_files`` refuses the
+    run (:class:`~jpki_fast.limits.LimitExceeded`, nothing done); a file over ``max_crl_bytes``
+    or ``max_crl_entries`` is refused (``limit_exceeded``) like any other bad file.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -213,13 +219,15 @@ def ingest(
     paths = discover(crl_root)
     if not paths:
         raise FileNotFoundError(f"{crl_root}: no CRL files (*.crl, *.der, *.pem) found")
+    limits = limits or DEFAULT_LIMITS
+    limits.check_files(len(paths), str(crl_root))
 
     with store_lock(root):
         clean_staging(root)
         previous = Store(root) if read_current(root) is not None else None
         say(f"verifying {len(paths)} CRL files with {_core.thread_count()} threads")
         t0 = time.perf_counter()
-        batch = _core.read_crls([str(p) for p in paths], trust.anchors())
+        batch = _core.read_crls([str(p) for p in paths], trust.anchors(), limits.max_crl_bytes, limits.max_crl_entries)
         outcomes = batch.outcomes()
         t_read = time.perf_counter() - t0
 
@@ -300,11 +308,17 @@ def ingest(
         written = write_generation(root, _issuers_table(trust), partitions, columns, summary_for_manifest, parent=previous)
         assert written == generation
         t_write = time.perf_counter() - t0
-        prune(root, keep)
         summary.generation = generation
         summary.published = True
         del batch, columns
-        _fill_snapshot_counts(summary, Store(root, generation))
+        # Published: from here on a failure must not read as "nothing done".
+        step = "pruning old generations"
+        try:
+            prune(root, keep)
+            step = "reading the published snapshot for the summary"
+            _fill_snapshot_counts(summary, Store(root, generation))
+        except Exception as exc:
+            raise PublishedThenFailed(root, generation, step, exc, summary) from exc
         summary.seconds = {"verify": t_read, "build": t_build, "write": t_write, "total": time.perf_counter() - t_start}
         return summary
 
@@ -312,6 +326,11 @@ def ingest(
 def _judge(o: dict, number: int | None, now: int, held: dict | None) -> tuple[str | None, str | None]:
     """Refusal kind and message for a verified CRL, or (None, None) to accept; "unchanged"."""
     this_update, next_update = o["this_update"], o["next_update"]
+    if o.get("version") == 1:
+        return "no_crl_number", (
+            "a v1 CRL carries no cRLNumber (it has no extensions), so its order against the CRL held "
+            "cannot be established (rollback and conflict detection need the number); v1 CRLs are refused"
+        )
     if next_update is None:
         return "no_next_update", "CRL has no nextUpdate, so its freshness cannot be judged (RFC 5280 §5.1.2.5)"
     if next_update <= this_update:

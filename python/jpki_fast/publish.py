@@ -32,6 +32,7 @@ from . import _core
 from .durable import atomic_write_text, exclusive_lock, fsync_path
 from .errors import StoreCorruptedError, StoreError
 from .generation import Generation
+from .journal import record_publish
 from .store_format import (
     DIGEST,
     DIRECTORY_SCHEMA,
@@ -66,6 +67,19 @@ def store_lock(root: Path) -> Iterator[None]:
     root.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(root / "LOCK", f"{root}: another ingest or update holds the store lock; try again when it ends", StoreError):
         yield
+
+
+def _make_current(root: Path, generation: int) -> None:
+    """Replaces CURRENT atomically (docs/DESIGN.md §5.2 step 5) and records it in the publish
+    journal, also when a failure after the rename (the directory fsync) leaves it replaced."""
+    try:
+        atomic_write_text(root / "CURRENT", f"{generation}\n")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if read_current(root) == generation:
+                record_publish(root, generation)
+        raise
+    record_publish(root, generation)
 
 
 def next_generation(root: Path) -> int:
@@ -173,7 +187,7 @@ def _publish(root: Path, staging: Path, generation: int, manifest: dict, known: 
     final.parent.mkdir(exist_ok=True)
     os.rename(staging, final)
     fsync_path(final.parent, directory=True)
-    atomic_write_text(root / "CURRENT", f"{generation}\n")
+    _make_current(root, generation)
     return generation
 
 
@@ -292,7 +306,7 @@ def rollback(root: str | Path, to_generation: int) -> None:
         problems = verify_generation(root, to_generation)
         if problems:
             raise StoreCorruptedError(f"cannot roll back to generation {to_generation}: " + "; ".join(problems))
-        atomic_write_text(root / "CURRENT", f"{to_generation}\n")
+        _make_current(root, to_generation)
 
 
 def clean_staging(root: Path) -> None:

@@ -1,18 +1,26 @@
 """Serial numbers in, serial numbers out (docs/DESIGN.md §3.1, serial identity).
 
-A serial is a non-negative integer of at most 20 octets. It may be given as an ``int``, a hex
-string (any case, optional ``0x``, optional ``:`` separators, leading zeros allowed) or
-big-endian ``bytes``; in bulk as a numpy/pyarrow integer array, a pyarrow string array of hex
-or a pyarrow binary array. Bulk inputs are normalised in Rust; only Python lists are walked in
-Python, and then only when they mix types or hold integers too large for uint64.
+A serial is the integer value of a certificate's serialNumber, whose DER encoding (minimal
+two's complement) takes at most 20 octets: from -2^159 to 2^159-1. Negative serials exist
+(RFC 5280 §4.1.2.2 asks verifiers to handle them) and are distinct serials: the INTEGER ``FF``
+is -1, ``00FF`` is 255. A serial may be given as an ``int``, a hex string of its magnitude (any
+case, an optional ``-`` sign, optional ``0x``, optional ``:`` separators, leading zeros allowed)
+or big-endian ``bytes`` (a non-negative magnitude); in bulk as a numpy/pyarrow integer array, a
+pyarrow string array of hex or a pyarrow binary array (in integer arrays and columns a negative
+value is refused: it is more likely an unsigned serial stored as int64). Bulk inputs are normalised in Rust; only
+Python lists are walked in Python, and then only when they mix types or hold integers that do
+not fit uint64.
 
-It is printed as uppercase hex with an even number of digits: ``054CFCD8``.
+It is printed as uppercase hex of its magnitude with an even number of digits, ``-`` first for a
+negative one: ``054CFCD8``, ``FF`` (255), ``-01`` (-1).
 
 >>> batch = normalize(["054cfcd8", 0x54CFCD8, b"\\x05\\x4c\\xfc\\xd8"])
 >>> batch.short.tolist()
 [88931544, 88931544, 88931544]
 >>> to_hex(batch).to_pylist()
 ['054CFCD8', '054CFCD8', '054CFCD8']
+>>> to_hex(normalize([-1, "-0x01", 255, "FF"])).to_pylist()
+['-01', '-01', 'FF', 'FF']
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ _LONG_KEY = 20
 
 @dataclass(frozen=True)
 class SerialBatch:
-    """Normalised serials: ``short[i]`` is the value of row i when it fits in 64 bits; rows
-    listed in ``long_rows`` instead have the 20-octet big-endian key in ``long_keys``."""
+    """Normalised serials: ``short[i]`` is the value of row i when it is in 0..2^64; rows
+    listed in ``long_rows`` (longer or negative serials) instead have their key in
+    ``long_keys``: the value's 160-bit two's complement, big-endian (docs/DESIGN.md §3.1)."""
 
     short: np.ndarray  # uint64, one per row
     long_rows: np.ndarray  # uint32
@@ -59,10 +68,26 @@ def _from_ints(values: np.ndarray) -> SerialBatch:
         if values.dtype.kind not in "iu":
             raise SerialFormatError(f"serials: unsupported dtype {values.dtype}")
         if values.dtype.kind == "i" and len(values) and values.min() < 0:
+            # In an integer column a negative value is more likely an unsigned serial stored as
+            # int64 than a negative serial: refused, never guessed (negative serials: "-01").
             row = int(np.argmax(values < 0))
-            raise SerialFormatError(f"serial #{row} ({int(values[row])}): serial numbers are non-negative")
+            raise SerialFormatError(
+                f"serial #{row} ({int(values[row])}): negative value in an integer column; serial numbers "
+                "there are non-negative (give a negative serial as a Python int or as hex with '-')"
+            )
         short = np.ascontiguousarray(values, dtype=np.uint64)
     return SerialBatch(short, *_empty_long())
+
+
+def from_integers(array: pa.Array) -> SerialBatch:
+    """Serials given as DER INTEGER content octets (a pyarrow binary array), exactly: a
+    certificate's serialNumber as encoded, negative values included. Raises
+    :class:`SerialFormatError` naming the first invalid item.
+
+    >>> to_hex(from_integers(pa.array([b"\\xff", b"\\x00\\xff", b"\\x05\\x4c\\xfc\\xd8"]))).to_pylist()
+    ['-01', 'FF', '054CFCD8']
+    """
+    return _from_varlen("integer", array)
 
 
 def _from_varlen(kind: str, array: pa.Array) -> SerialBatch:
@@ -115,14 +140,13 @@ def _one_to_hex(row: int, value: Any) -> str:
     if isinstance(value, bool):
         raise SerialFormatError(f"serial #{row} ({value!r}): expected int, hex str or bytes")
     if isinstance(value, int):
-        if value < 0:
-            raise SerialFormatError(f"serial #{row} ({value}): serial numbers are non-negative")
-        octets = max(1, (value.bit_length() + 7) // 8)
+        octets = (value if value >= 0 else ~value).bit_length() // 8 + 1  # as a DER INTEGER (with a sign bit)
         if octets > MAX_OCTETS:
             raise SerialFormatError(
-                f"serial #{row} ({_item_repr(value)}): {octets} octets exceeds the 20-octet limit of RFC 5280"
+                f"serial #{row} ({_item_repr(value)}): {octets} octets (as a DER INTEGER) exceeds the 20-octet limit of RFC 5280"
             )
-        return value.to_bytes(octets, "big").hex()
+        magnitude = abs(value)
+        return ("-" if value < 0 else "") + magnitude.to_bytes(max(1, (magnitude.bit_length() + 7) // 8), "big").hex()
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         if not raw:

@@ -96,7 +96,7 @@ def ca_key_from_bytes(alias: str, data: bytes, source: str) -> CaKey:
         crl_sign=c["crl_sign"],
         kind=kind,
         test_hierarchy=TEST_ORGANIZATION in orgs,
-        serial=int.from_bytes(c["serial"], "big"),
+        serial=int.from_bytes(c["serial"], "big", signed=True),  # the INTEGER's content octets
         authority_key_id=authority_key_id,
     )
 

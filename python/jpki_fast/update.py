@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import UpdateConfig, load_config
-from .errors import IngestRefused, StoreError
+from .errors import IngestRefused, PublishedThenFailed, StoreError
 from .fetch import FetchReport, fetch_all
 from .history import diff, summarize
 from .ingest import IngestSummary, ingest
-from .tableio import write_results
+from .tableio import open_output, write_results
 from .timeutil import NowLike
 
 
@@ -83,26 +83,46 @@ def update(
     """Runs the nightly job described by ``config`` (a path or a loaded :class:`UpdateConfig`).
 
     ``diff_out`` writes the full diff of the new generation (.parquet, .csv or .jsonl).
-    Raises :class:`~jpki_fast.config.ConfigError` / :class:`~jpki_fast.fetch.FetchError` only
-    when the job cannot start; every other failure is reported in the result.
+    Raises :class:`~jpki_fast.config.ConfigError` / :class:`~jpki_fast.fetch.FetchError` (or a
+    bad ``diff_out``) only when the job cannot start, and
+    :class:`~jpki_fast.errors.PublishedThenFailed` (carrying the result) when a step after the
+    publish fails; every other failure is reported in the result.
     """
     cfg = config if isinstance(config, UpdateConfig) else load_config(config)
+    if diff_out is not None:
+        open_output(diff_out)  # an unusable --diff-out stops the job before it starts
     report = fetch_all(cfg, progress=progress)
     problems = [f"download failed: {r.path} from {r.url}: {r.error}" for r in report.failed]
     try:
-        summary = ingest(cfg.trust, cfg.fetch.directory, cfg.store, now, policy=cfg.policy, keep=cfg.keep, log=log)
+        summary = ingest(cfg.trust, cfg.fetch.directory, cfg.store, now, policy=cfg.policy, keep=cfg.keep, log=log, limits=cfg.limits)
     except IngestRefused as exc:
         summary = exc.summary
     problems += [f"refused: {f.path}: {f.message}" for f in summary.refused]
     result = UpdateResult(config=str(cfg.path), fetch=report, ingest=summary, problems=problems)
     if summary.published:
+        step = "the diff against the previous generation"
         try:
-            table = diff(cfg.store)
-        except StoreError:
-            table = None  # the first generation: nothing to compare with
-        if table is not None:
-            result.diff = summarize(table)
-            if diff_out is not None:
-                write_results(table, str(diff_out))
-                result.diff_path = str(diff_out)
+            try:
+                table = diff(cfg.store)
+            except StoreError:
+                if not _first(cfg.store):
+                    raise
+                table = None  # the first generation: nothing to compare with
+            if table is not None:
+                result.diff = summarize(table)
+                if diff_out is not None:
+                    step = f"writing the diff to {diff_out}"
+                    write_results(table, str(diff_out))
+                    result.diff_path = str(diff_out)
+        except Exception as exc:
+            result.problems.append(f"after publishing generation {summary.generation}: {step} failed: {exc}")
+            raise PublishedThenFailed(cfg.store, summary.generation, step, exc, result) from exc
     return result
+
+
+def _first(store: Path) -> bool:
+    """True when the current generation has no parent (the first publish: nothing to diff)."""
+    from .store import open_store
+
+    return open_store(store).manifest.get("parent") is None
+

@@ -23,7 +23,8 @@ column, the schema metadata may name one ``issuer`` for every row, and it may ca
 ``provenance`` (``"true"``/``"false"``) as well.
 
 Serials are hex strings as the library takes them everywhere: any case, optional ``0x``,
-optional ``:`` separators, leading zeros allowed, at most 20 significant octets (RFC 5280).
+optional ``:`` separators, leading zeros allowed, a ``-`` for a negative serial, at most 20
+octets as a DER INTEGER (RFC 5280).
 **JSON numbers are not serials**: many JSON clients hold numbers as doubles and round integers
 above 2^53, so a numeric serial could silently be another certificate's; a number is reported
 ``malformed`` (fail closed) with a detail saying to send a string.
@@ -114,7 +115,7 @@ _UNKNOWN_ISSUER = 0xFFFF
 _DETAILS = (
     "not a hexadecimal serial (expected digits 0-9/A-F, optional 0x prefix and ':' separators)",
     "empty serial",
-    "serial of {} significant octets exceeds the 20-octet limit of RFC 5280",
+    "serial of {} octets (as a DER INTEGER) exceeds the 20-octet limit of RFC 5280",
     "missing (null) serial",
     'a JSON number, not a string: send serials as hex strings ("054CFCD8"); numbers lose precision in many JSON clients',
     "a JSON boolean, not a hex serial",

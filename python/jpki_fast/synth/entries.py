@@ -79,7 +79,9 @@ def serial_base(kind: CaKind, serial_bytes: int) -> tuple[int, int]:
     canonical hex of all serials has the same width.
     """
     base = kind.serial_top << (8 * (serial_bytes - 1))
-    return base, (1 << (8 * serial_bytes)) - base
+    # A DER INTEGER of 20 octets holds values below 2^159 (RFC 5280's limit counts its octets);
+    # past 8 octets the offset lives in the low eight (serials_be), so at most 2^64 of them.
+    return base, min(min(1 << (8 * serial_bytes), 1 << 159) - base, 1 << 64)
 
 
 def serials_be(offsets: np.ndarray, base: int, serial_bytes: int) -> np.ndarray:

@@ -55,6 +55,8 @@ pub enum CertErrorKind {
     TrailingData(usize),
     #[error("unknown version {0}")]
     UnknownVersion(u64),
+    #[error("v1 encoded explicitly (DER omits the DEFAULT value)")]
+    ExplicitDefaultVersion,
     #[error("{0} octets exceeds RFC 5280's 20-octet limit")]
     SerialTooLong(usize),
     #[error("differs from tbsCertificate.signature (RFC 5280 §4.1.1.2)")]
@@ -221,7 +223,8 @@ pub struct Certificate<'a> {
     pub tbs: &'a [u8],
     /// 1, 2 or 3.
     pub version: u8,
-    /// Big-endian magnitude of the serial number, leading zeros removed (`[0]` for zero).
+    /// The serialNumber INTEGER's content octets, exactly (minimal two's complement, 1 to 20
+    /// octets; negative when the top bit is set): the serial's identity ([`crate::serial`]).
     pub serial: &'a [u8],
     /// The signature scheme, or why it is not one this engine verifies.
     pub scheme: Result<Scheme, SignatureError>,
@@ -326,18 +329,21 @@ impl<'a> Certificate<'a> {
                 let n = der::small_integer(&vr.read_tag(tag::INTEGER, "version").field("version")?, "version").field("version")?;
                 vr.finish("version").field("version")?;
                 match n {
-                    0..=2 => n as u8 + 1,
+                    // DER never encodes a DEFAULT value (X.690 §11.5): v1 is the absent field.
+                    0 => return fail("version", CertErrorKind::ExplicitDefaultVersion),
+                    1..=2 => n as u8 + 1,
                     other => return fail("version", CertErrorKind::UnknownVersion(other + 1)),
                 }
             }
             None => 1,
         };
         let serial_tlv = t.read_tag(tag::INTEGER, "serialNumber").field("serialNumber")?;
-        let serial = magnitude(&serial_tlv, "serialNumber")?;
+        // Kept exactly, negative values included (RFC 5280 §4.1.2.2 asks verifiers to handle
+        // them gracefully); non-minimal encodings are refused by the DER reader.
+        let serial = der::integer(&serial_tlv, "serialNumber").field("serialNumber")?;
         if serial.len() > MAX_SERIAL_OCTETS {
             return fail("serialNumber", CertErrorKind::SerialTooLong(serial.len()));
         }
-        let serial = if serial.is_empty() { &serial_tlv.value[serial_tlv.value.len() - 1..] } else { serial };
         let inner_alg = t.read_tag(tag::SEQUENCE, "signature").field("signature")?;
         if inner_alg.raw != outer_alg.raw {
             return fail("signatureAlgorithm", CertErrorKind::AlgorithmMismatch);
@@ -698,6 +704,7 @@ mod tests {
         let c = Certificate::parse(REAL).unwrap();
         assert_eq!(c.version, 3);
         assert_eq!(names::hex_upper(c.serial), "054CFCD8");
+        assert_eq!(crate::serial::SerialKey::from_integer(c.serial).unwrap().to_hex(), "054CFCD8");
         assert_eq!(c.scheme, Ok(Scheme::RSA_PKCS1_SHA256));
         assert_eq!(c.issuer, "C=JP, O=JPKI, OU=JPKI for user authentication, OU=Japan Agency for Local Authority Information Systems");
         assert_eq!(

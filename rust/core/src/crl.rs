@@ -7,8 +7,12 @@
 //!
 //! Refused, with an error naming the cause: delta CRLs (§5.2.4), indirect CRLs (§5.2.5,
 //! §5.3.3), CRLs partitioned by reason (`onlySomeReasons`), unknown critical extensions on the
-//! CRL or an entry (§5.2, §5.3), extensions in a v1 CRL, `removeFromCRL` in a full CRL, reason
-//! codes RFC 5280 does not define, negative or over-long serials, and trailing data.
+//! CRL or an entry (§5.2, §5.3), extensions in a v1 CRL, an explicitly encoded v1 version,
+//! `removeFromCRL` in a full CRL, reason codes RFC 5280 does not define, empty, non-minimal or
+//! over-long (more than 20 content octets) serials, SHA-1 signatures, and trailing data. Every
+//! DER rule of [`crate::der`] applies (shortest lengths, minimal INTEGERs, `Z` times in whole
+//! seconds). Negative serials are kept exactly, as the distinct serials they are
+//! ([`crate::serial`]). The policies are listed in README "Input policies".
 
 use crate::der::{self, read_extension, tag, DerError, Reader, Tlv};
 use crate::names;
@@ -28,6 +32,8 @@ pub enum CrlError {
     TrailingData(usize),
     #[error("malformed CRL: crlExtensions present in a v1 CRL")]
     ExtensionsInV1,
+    #[error("malformed CRL: version v1 encoded explicitly (RFC 5280 §5.1.2.1: when present, the version is v2)")]
+    ExplicitV1,
     #[error("malformed CRL: extension {0} appears twice")]
     DuplicateExtension(String),
     #[error("malformed CRL: cRLNumber longer than 20 octets")]
@@ -45,6 +51,12 @@ pub enum CrlError {
     Empty,
     #[error("not a CRL: PEM file without a '-----BEGIN X509 CRL-----' block")]
     NoCrlInPem,
+    /// The file is larger than the configured limit (README "Resource limits").
+    #[error("CRL file of {bytes} bytes exceeds the limit of {limit} bytes (max_crl_bytes)")]
+    FileTooLarge { bytes: u64, limit: u64 },
+    /// The CRL lists more entries than the configured limit.
+    #[error("CRL has more than {limit} entries, the limit (max_crl_entries)")]
+    TooManyEntries { limit: usize },
     /// The file could not be read (`action`: open, stat, map; `error`: the system's words).
     #[error("not a CRL: cannot {action}: {error}")]
     Io { action: &'static str, error: String },
@@ -72,6 +84,9 @@ pub enum CrlError {
     /// The signature algorithm, or the signature itself, is not acceptable.
     #[error("{}", signature_message(.0))]
     Signature(SignatureError),
+    /// SHA-1 signatures are refused, as for certificates (chosen-prefix collisions).
+    #[error("unsupported signature algorithm {0}: SHA-1 is not accepted for CRLs (SHA-1 collisions), as for certificates")]
+    Sha1Signature(String),
     /// The inner and outer signature algorithms differ (§5.1.1.2).
     #[error("signatureAlgorithm differs from tbsCertList.signature (RFC 5280 §5.1.1.2)")]
     AlgorithmMismatch,
@@ -97,8 +112,10 @@ pub enum EntryProblem {
     Der(DerError),
     #[error("expected SEQUENCE, found tag 0x{0:02X}")]
     NotASequence(u8),
-    #[error("negative or empty serial number")]
-    NegativeSerial,
+    #[error("empty serial number")]
+    EmptySerial,
+    #[error("serial number INTEGER not in its minimal DER encoding (a redundant leading 00 or FF octet)")]
+    NonMinimalSerial,
     #[error("serial number of {0} octets exceeds RFC 5280's 20-octet limit")]
     SerialTooLong(usize),
     #[error("crlEntryExtensions present in a v1 CRL")]
@@ -124,6 +141,7 @@ impl CrlError {
             Der(_)
             | TrailingData(_)
             | ExtensionsInV1
+            | ExplicitV1
             | DuplicateExtension(_)
             | CrlNumberTooLong
             | UnknownDistributionPointChoice(_)
@@ -131,11 +149,13 @@ impl CrlError {
             | Pem(_)
             | SeveralCrlsInPem => "malformed",
             Empty | NoCrlInPem | Io { .. } => "not_a_crl",
+            FileTooLarge { .. } | TooManyEntries { .. } => "limit_exceeded",
             DeltaCrl => "delta_crl",
             UnknownCriticalExtension { .. } | UnknownCriticalEntryExtension { .. } => "unknown_critical_extension",
             UnsupportedVersion(_) | PartitionedByReason | IndirectCrl | AttributeCertificateCrl | CertificateIssuerEntry => "unsupported",
             InvalidEntry { .. } => "invalid_entry",
             Signature(e) if e.is_unsupported() => "unsupported_algorithm",
+            Sha1Signature(_) => "unsupported_algorithm",
             Signature(_) => "bad_signature",
             AlgorithmMismatch => "algorithm_mismatch",
             UnknownIssuer { .. } => "unknown_issuer",
@@ -186,7 +206,8 @@ pub struct IssuingDistributionPoint {
 /// One revoked entry, borrowed from the input.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
-    /// Big-endian magnitude of the serial, leading zeros removed (empty for zero).
+    /// The serial: the userCertificate INTEGER's content octets, exactly (minimal two's
+    /// complement, 1 to 20 octets; negative when the top bit is set). See [`crate::serial`].
     pub serial: &'a [u8],
     pub revocation_date: i64,
     /// Reason code, or [`NO_REASON`].
@@ -250,7 +271,7 @@ impl<'a> Crl<'a> {
         let version = match t.read_optional(tag::INTEGER)? {
             Some(v) => match der::small_integer(&v, "version")? {
                 1 => 2u8,
-                0 => 1u8, // v1 encoded explicitly: tolerated
+                0 => return Err(CrlError::ExplicitV1),
                 other => return Err(CrlError::UnsupportedVersion(other + 1)),
             },
             None => 1,
@@ -260,6 +281,9 @@ impl<'a> Crl<'a> {
             return Err(CrlError::AlgorithmMismatch);
         }
         let scheme = signature::parse_algorithm(&inner_alg).map_err(CrlError::Signature)?;
+        if scheme.hash == signature::HashAlg::Sha1 {
+            return Err(CrlError::Sha1Signature(scheme.name()));
+        }
         let issuer_tlv = t.read_tag(tag::SEQUENCE, "issuer")?;
         let issuer = names::name_to_string(&issuer_tlv)?;
         let this_update = der::time(&t.read()?, "thisUpdate")?;
@@ -402,8 +426,8 @@ impl<'a> Crl<'a> {
         Ok(index)
     }
 
-    /// The common shapes of an entry, decoded without the general reader: a short positive
-    /// serial, a UTCTime, and either no extensions or exactly one non-critical reasonCode.
+    /// The common shapes of an entry, decoded without the general reader: a short, minimal,
+    /// positive serial, a UTCTime, and either no extensions or exactly one non-critical reasonCode.
     /// Anything else (including every malformed entry) returns None and takes the general
     /// path, which validates fully and names what is wrong.
     #[inline(always)]
@@ -416,13 +440,13 @@ impl<'a> Crl<'a> {
         if t != tag::INTEGER || len == 0 || len >= 0x80 || rest.len() < len + 15 {
             return None;
         }
-        let (integer, rest) = rest.split_at(len);
-        if integer[0] & 0x80 != 0 {
-            return None; // negative: the general path reports it
+        let (serial, rest) = rest.split_at(len);
+        // Negative, non-minimal or over-long serials take the general path (which keeps a
+        // negative one and names what is wrong with the others).
+        if serial[0] & 0x80 != 0 || (len > 1 && serial[0] == 0 && serial[1] & 0x80 == 0) {
+            return None;
         }
-        let first = integer.iter().position(|&b| b != 0).unwrap_or(len);
-        let serial = &integer[first..];
-        if serial.len() > MAX_SERIAL_OCTETS || rest[0] != tag::UTC_TIME || rest[1] != 13 {
+        if len > MAX_SERIAL_OCTETS || rest[0] != tag::UTC_TIME || rest[1] != 13 {
             return None;
         }
         let revocation_date = der::utc_time_value(&rest[2..15])?;
@@ -445,8 +469,13 @@ impl<'a> Crl<'a> {
         }
         let mut e = entry.reader();
         let serial_tlv = e.read_tag(tag::INTEGER, "userCertificate")?;
-        let serial = der::unsigned_integer(&serial_tlv, "userCertificate")
-            .map_err(|_| CrlError::InvalidEntry { index, problem: EntryProblem::NegativeSerial })?;
+        let serial = der::integer(&serial_tlv, "userCertificate").map_err(|e| CrlError::InvalidEntry {
+            index,
+            problem: match e.kind {
+                der::DerErrorKind::EmptyInteger(_) => EntryProblem::EmptySerial,
+                _ => EntryProblem::NonMinimalSerial,
+            },
+        })?;
         if serial.len() > MAX_SERIAL_OCTETS {
             return Err(CrlError::InvalidEntry { index, problem: EntryProblem::SerialTooLong(serial.len()) });
         }

@@ -50,30 +50,51 @@ pub struct FileOutcome {
     pub result: Result<VerifiedCrl, CrlError>,
 }
 
+/// Resource limits of one ingest (README "Resource limits"): a file over either is refused
+/// (`limit_exceeded`) before it can take the memory its size or entries would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest CRL file accepted, in bytes (checked before the file is mapped).
+    pub max_file_bytes: u64,
+    /// Most revoked entries one CRL may list (checked while walking them).
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    /// 1 GiB and 30 million entries: a day's JPKI partition CRLs are about 100 KB each, and a
+    /// whole issuer's 10 million entries in one full CRL would take some 400 MB.
+    fn default() -> Self {
+        Limits { max_file_bytes: 1 << 30, max_entries: 30_000_000 }
+    }
+}
+
 /// Reads, verifies and collects each file, in parallel. Outcomes are in input order.
-pub fn read_files(paths: &[String], anchors: &Anchors) -> Vec<FileOutcome> {
+pub fn read_files(paths: &[String], anchors: &Anchors, limits: Limits) -> Vec<FileOutcome> {
     paths
         .par_iter()
         .map(|path| {
-            let (size, result) = match map_file(Path::new(path)) {
+            let (size, result) = match map_file(Path::new(path), limits.max_file_bytes) {
                 Ok(map) => {
                     let size = map.len() as u64;
-                    let result = crl::decode_file(&map).and_then(|der| verify_and_collect(&der, anchors));
+                    let result = crl::decode_file(&map).and_then(|der| verify_and_collect_within(&der, anchors, limits));
                     (size, result)
                 }
-                Err(e) => (0, Err(e)),
+                Err((size, e)) => (size, Err(e)),
             };
             FileOutcome { path: path.clone(), size, result }
         })
         .collect()
 }
 
-fn map_file(path: &Path) -> Result<Mmap, CrlError> {
-    let io = |action: &'static str| move |e: std::io::Error| CrlError::Io { action, error: e.to_string() };
+fn map_file(path: &Path, max_bytes: u64) -> Result<Mmap, (u64, CrlError)> {
+    let io = |action: &'static str| move |e: std::io::Error| (0, CrlError::Io { action, error: e.to_string() });
     let file = File::open(path).map_err(io("open"))?;
     let len = file.metadata().map_err(io("stat"))?.len();
     if len == 0 {
-        return Err(CrlError::Empty);
+        return Err((0, CrlError::Empty));
+    }
+    if len > max_bytes {
+        return Err((len, CrlError::FileTooLarge { bytes: len, limit: max_bytes }));
     }
     // SAFETY: the mapping is read-only; ingest inputs are not modified while being read (a
     // concurrent writer could at worst make this CRL fail to parse or verify).
@@ -83,8 +104,14 @@ fn map_file(path: &Path) -> Result<Mmap, CrlError> {
     Ok(map)
 }
 
-/// Verifies the signature of `der` and collects its entries.
+/// Verifies the signature of `der` and collects its entries, under the default [`Limits`].
 pub fn verify_and_collect(der: &[u8], anchors: &Anchors) -> Result<VerifiedCrl, CrlError> {
+    verify_and_collect_within(der, anchors, Limits::default())
+}
+
+/// Verifies the signature of `der` and collects its entries, refusing a CRL of more entries
+/// than `limits.max_entries`.
+pub fn verify_and_collect_within(der: &[u8], anchors: &Anchors, limits: Limits) -> Result<VerifiedCrl, CrlError> {
     let crl = Crl::parse(der)?;
     let found = anchors
         .candidates(crl.issuer_der, crl.authority_key_id)
@@ -102,7 +129,7 @@ pub fn verify_and_collect(der: &[u8], anchors: &Anchors) -> Result<VerifiedCrl, 
         },
         || {
             let t = std::time::Instant::now();
-            let collected = collect_entries(&crl);
+            let collected = collect_entries(&crl, limits.max_entries);
             crate::trace("ingest: walk", t);
             collected
         },
@@ -156,16 +183,19 @@ pub fn verify_and_collect(der: &[u8], anchors: &Anchors) -> Result<VerifiedCrl, 
 
 type Collected = (usize, Vec<Record>, Vec<LongRecord>, Vec<InvalidityRecord>, ReasonCounts);
 
-fn collect_entries(crl: &Crl<'_>) -> Result<Collected, CrlError> {
-    let mut records: Vec<Record> = crate::mem::with_capacity(crl.entry_capacity_hint());
+fn collect_entries(crl: &Crl<'_>, max_entries: usize) -> Result<Collected, CrlError> {
+    let mut records: Vec<Record> = crate::mem::with_capacity(crl.entry_capacity_hint().min(max_entries.saturating_add(1)));
     let mut long_records = Vec::new();
     let mut invalidity = Vec::new();
     let mut reasons: ReasonCounts = [0; 12];
     let count = crl.for_each_entry(|index, e| {
+        if index >= max_entries {
+            return Err(CrlError::TooManyEntries { limit: max_entries });
+        }
         let date = u32::try_from(e.revocation_date).map_err(|_| CrlError::InvalidEntry { index, problem: EntryProblem::DateOutOfRange })?;
         reasons[if e.reason == NO_REASON { 11 } else { e.reason as usize }] += 1;
-        // The parser has refused serials over 20 octets already.
-        let key = SerialKey::from_be_bytes(e.serial)
+        // The parser has refused serials over 20 octets already; negative ones are kept.
+        let key = SerialKey::from_integer(e.serial)
             .map_err(|_| CrlError::InvalidEntry { index, problem: EntryProblem::SerialTooLong(e.serial.len()) })?;
         match key {
             SerialKey::Short(serial) => records.push(Record { serial, date, partition: NO_PARTITION, reason: e.reason }),

@@ -24,7 +24,7 @@ pub type LongKey = [u8; MAX_SERIAL_OCTETS];
 pub mod code {
     pub const INVALID_HEX: u8 = 0;
     pub const EMPTY: u8 = 1;
-    /// The argument is the number of significant octets.
+    /// The argument is the number of octets the serial takes as a DER INTEGER.
     pub const TOO_LONG: u8 = 2;
     pub const NULL: u8 = 3;
     pub const NUMBER: u8 = 4;
@@ -1072,13 +1072,21 @@ fn hex_u64(v: u64) -> ([u8; 16], usize) {
     (buf, 16 - 2 * octets)
 }
 
-fn hex_long(k: &LongKey) -> ([u8; 40], usize) {
-    let mut buf = [0u8; 40];
+/// Canonical hex of a long key: its magnitude, with a `-` before a negative one (rare: the
+/// general formatter of [`SerialKey::to_hex`]).
+fn hex_long(k: &LongKey) -> ([u8; 41], usize) {
+    let mut buf = [0u8; 41];
+    if k[0] & 0x80 != 0 {
+        let text = SerialKey::Long(*k).to_hex();
+        let start = 41 - text.len();
+        buf[start..].copy_from_slice(text.as_bytes());
+        return (buf, start);
+    }
     for (i, b) in k.iter().enumerate() {
-        buf[2 * i..2 * i + 2].copy_from_slice(&HEX2[*b as usize]);
+        buf[1 + 2 * i..3 + 2 * i].copy_from_slice(&HEX2[*b as usize]);
     }
     let first = k.iter().position(|&x| x != 0).unwrap_or(MAX_SERIAL_OCTETS - 1);
-    (buf, 2 * first)
+    (buf, 1 + 2 * first)
 }
 
 /// What each row of the serial column shows.
@@ -1162,7 +1170,7 @@ pub fn serial_text(s: &SerialsView<'_>) -> (Vec<i64>, Vec<u8>, Option<Vec<u8>>) 
         let mut bound = 16 * (hi - lo);
         for &(_, shown) in &special[first..last] {
             bound += match shown {
-                Shown::Long(_) => 40,
+                Shown::Long(_) => 41,
                 Shown::Bad(j) => (s.bad_text_offsets[j + 1] - s.bad_text_offsets[j]) as usize,
                 Shown::Short => 0,
             };

@@ -15,6 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use jpki_fast_core::bulk::{self, RowError, Signed, SignedRows};
 use jpki_fast_core::cert::{self, usage, Certificate};
 use jpki_fast_core::names::hex_upper;
+use jpki_fast_core::serial::SerialKey;
 use jpki_fast_core::signature::{HashAlg, Padding, Scheme};
 use jpki_fast_core::trust::{Anchors, CaKind};
 use jpki_fast_core::validate::{Outcome, Purpose};
@@ -185,7 +186,7 @@ fn parse_certificates<'py>(py: Python<'py>, certs: Bound<'py, PyAny>, personal_d
                 Row {
                     error: None,
                     version: c.version,
-                    serial: Some(hex_upper(c.serial)),
+                    serial: SerialKey::from_integer(c.serial).ok().map(|k| k.to_hex()),
                     algorithm: Some(match &c.scheme {
                         Ok(s) => s.name(),
                         Err(e) => e.to_string(),
@@ -285,7 +286,8 @@ pub(crate) fn purpose_of(purpose: Option<&str>) -> PyResult<Purpose> {
 /// the caller). With `signatures` and `messages` (or `digests`), also verifies each row's
 /// signature with its certificate's key. Returns buffers: `outcome` (u8, see cert::outcome),
 /// `anchor` (u16, 65535 for none), `not_before`/`not_after` (i64), `has_times` (u8),
-/// `serial_offsets` (i32) + `serial_data` (the serial magnitudes, `00` for rows without one),
+/// `serial_offsets` (i32) + `serial_data` (each serial's INTEGER content octets, exactly, `00`
+/// for rows without one: normalise them with the "integer" kind of `normalize_serials`),
 /// `signature_valid` (u8); and lists: `partition` (str or None per row), `details`
 /// ((row, text) for every row with a detail).
 #[pyfunction]

@@ -181,10 +181,24 @@ fn anchors_from_py(anchors: Vec<AnchorTuple>) -> Anchors {
 
 /// Reads, verifies and collects CRL files in parallel (GIL released).
 ///
-/// `anchors` are `(alias, key_id, subject_der, subject_text, spki_der, crl_sign)` tuples.
+/// `anchors` are `(alias, key_id, subject_der, subject_text, spki_der, crl_sign)` tuples; a
+/// file over `max_bytes`, or listing more than `max_entries` entries, is refused
+/// (`limit_exceeded`); both default to the core's [`ingest::Limits`].
 #[pyfunction]
-pub(crate) fn read_crls(py: Python<'_>, paths: Vec<String>, anchors: Vec<AnchorTuple>) -> CrlBatch {
+#[pyo3(signature = (paths, anchors, max_bytes=None, max_entries=None))]
+pub(crate) fn read_crls(
+    py: Python<'_>,
+    paths: Vec<String>,
+    anchors: Vec<AnchorTuple>,
+    max_bytes: Option<u64>,
+    max_entries: Option<usize>,
+) -> CrlBatch {
     let anchors = anchors_from_py(anchors);
-    let outcomes = py.detach(|| ingest::read_files(&paths, &anchors));
+    let defaults = ingest::Limits::default();
+    let limits = ingest::Limits {
+        max_file_bytes: max_bytes.unwrap_or(defaults.max_file_bytes),
+        max_entries: max_entries.unwrap_or(defaults.max_entries),
+    };
+    let outcomes = py.detach(|| ingest::read_files(&paths, &anchors, limits));
     CrlBatch { outcomes, anchors }
 }

@@ -13,7 +13,9 @@ use crate::buffers::{bytes, Bytes, Held};
 type NormalizedSerials = (Py<Bytes>, Py<Bytes>, Py<Bytes>, Option<(usize, String)>);
 type SerialColumns = (Vec<u64>, Vec<u32>, Vec<LongKey>);
 
-/// Normalises serials given as Arrow string (hex) or binary (big-endian) arrays.
+/// Normalises serials given as Arrow string (`kind` "hex") or binary arrays: "binary" for
+/// big-endian magnitudes, "integer" for DER INTEGER content octets (signed, exact: what a
+/// certificate's serialNumber holds).
 ///
 /// `offsets` is the Arrow offsets buffer (int32, or int64 when `large`), `data` the values
 /// buffer, `validity` the optional validity bitmap and `offset` the array offset. Returns
@@ -32,9 +34,16 @@ pub(crate) fn normalize_serials<'py>(
     large: bool,
     validity: Option<Bound<'py, PyAny>>,
 ) -> PyResult<NormalizedSerials> {
-    let hex = match kind {
-        "hex" => true,
-        "binary" => false,
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Hex,
+        Binary,
+        Integer,
+    }
+    let kind = match kind {
+        "hex" => Kind::Hex,
+        "binary" => Kind::Binary,
+        "integer" => Kind::Integer,
         other => return Err(PyValueError::new_err(format!("unknown serial kind {other}"))),
     };
     let off_h = Held::get(&offsets, "offsets")?;
@@ -67,12 +76,11 @@ pub(crate) fn normalize_serials<'py>(
                 }
             }
             let item = data_s.get(a..b).ok_or((row, "offsets out of range".to_string()))?;
-            let key = if hex {
-                SerialKey::from_hex(item)
-            } else if item.is_empty() {
-                Err(SerialError::Empty)
-            } else {
-                SerialKey::from_be_bytes(item)
+            let key = match kind {
+                Kind::Hex => SerialKey::from_hex(item),
+                Kind::Binary if item.is_empty() => Err(SerialError::Empty),
+                Kind::Binary => SerialKey::from_be_bytes(item),
+                Kind::Integer => SerialKey::from_integer(item),
             };
             match key {
                 Ok(SerialKey::Short(v)) => short[row] = v,

@@ -3,6 +3,11 @@
 //!
 //! Reading never panics on malformed input: every function returns a [`DerError`] naming what
 //! was expected and the byte offset of the problem, so callers can report it.
+//!
+//! Strict DER only (README "Input policies", docs/DESIGN.md §6.4): lengths in their shortest
+//! form (X.690 §10.1: `81 01` is refused, as rustls-webpki refuses it), no indefinite lengths,
+//! single-byte tags, and INTEGERs in their minimal two's-complement form (X.690 §8.3.2: a
+//! redundant leading `00` or `FF` octet is refused, never silently stripped).
 
 pub mod writer;
 
@@ -62,6 +67,8 @@ pub enum DerErrorKind {
     LengthTooLong(usize),
     #[error("truncated DER length")]
     TruncatedLength,
+    #[error("length {0} is not in its shortest form (DER requires minimal length octets)")]
+    NonCanonicalLength(usize),
     #[error("DER length overflows")]
     LengthOverflow,
     #[error("element of {len} bytes runs past the end of its container ({left} bytes left): truncated input")]
@@ -74,6 +81,8 @@ pub enum DerErrorKind {
     EmptyInteger(&'static str),
     #[error("{0}: negative INTEGER")]
     NegativeInteger(&'static str),
+    #[error("{0}: INTEGER not in its minimal encoding (a redundant leading 00 or FF octet)")]
+    NonMinimalInteger(&'static str),
     #[error("{0}: INTEGER too large")]
     IntegerTooLarge(&'static str),
     #[error("{0}: invalid BOOLEAN")]
@@ -205,6 +214,10 @@ impl<'a> Reader<'a> {
             for &b in bytes {
                 len = (len << 8) | b as usize;
             }
+            // X.690 §10.1: the long form only for lengths of 128 and more, without leading zeros.
+            if len < 0x80 || bytes[0] == 0 {
+                return err(offset, DerErrorKind::NonCanonicalLength(len));
+            }
             (len, 2 + n)
         };
         let value_start = start + header;
@@ -243,18 +256,28 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The content octets of an unsigned INTEGER with redundant leading zero octets removed
-/// (an empty slice means zero). Fails for negative values.
-pub fn unsigned_integer<'a>(tlv: &Tlv<'a>, what: &'static str) -> Result<&'a [u8]> {
+/// The content octets of a DER INTEGER (or ENUMERATED), exactly as encoded: two's complement,
+/// big-endian, checked to be non-empty and minimal (X.690 §8.3.2: the first nine bits are never
+/// all zeros or all ones). Negative values have the top bit of the first octet set.
+#[inline]
+pub fn integer<'a>(tlv: &Tlv<'a>, what: &'static str) -> Result<&'a [u8]> {
     let v = tlv.value;
-    if v.is_empty() {
-        return err(tlv.offset, DerErrorKind::EmptyInteger(what));
+    match v {
+        [] => err(tlv.offset, DerErrorKind::EmptyInteger(what)),
+        [0x00, next, ..] if next & 0x80 == 0 => err(tlv.offset, DerErrorKind::NonMinimalInteger(what)),
+        [0xFF, next, ..] if next & 0x80 != 0 => err(tlv.offset, DerErrorKind::NonMinimalInteger(what)),
+        _ => Ok(v),
     }
+}
+
+/// The magnitude of a non-negative DER INTEGER: its content octets without the sign octet
+/// (an empty slice means zero). Fails for negative, empty and non-minimal encodings.
+pub fn unsigned_integer<'a>(tlv: &Tlv<'a>, what: &'static str) -> Result<&'a [u8]> {
+    let v = integer(tlv, what)?;
     if v[0] & 0x80 != 0 {
         return err(tlv.offset, DerErrorKind::NegativeInteger(what));
     }
-    let first = v.iter().position(|&b| b != 0).unwrap_or(v.len());
-    Ok(&v[first..])
+    Ok(if v[0] == 0 { &v[1..] } else { v })
 }
 
 /// A small non-negative INTEGER or ENUMERATED (version fields, reason codes).
@@ -401,14 +424,28 @@ mod tests {
 
     #[test]
     fn reads_short_and_long_lengths() {
-        let data = [0x04, 0x02, 0xAA, 0xBB, 0x04, 0x81, 0x01, 0xCC];
+        let mut data = vec![0x04, 0x02, 0xAA, 0xBB, 0x04, 0x81, 0x80];
+        data.extend_from_slice(&[0xCC; 0x80]);
         let mut r = Reader::new(&data);
         let a = r.read().unwrap();
         assert_eq!(a.value, &[0xAA, 0xBB]);
         let b = r.read().unwrap();
-        assert_eq!(b.value, &[0xCC]);
+        assert_eq!(b.value, &[0xCC; 0x80]);
         assert_eq!(b.offset, 4);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn refuses_non_canonical_lengths() {
+        let kind = |data: &[u8]| Reader::new(data).read().unwrap_err().kind;
+        // The long form for a length under 128, and long forms with a leading zero octet.
+        assert_eq!(kind(&[0x04, 0x81, 0x01, 0xCC]), DerErrorKind::NonCanonicalLength(1));
+        assert_eq!(kind(&[0x04, 0x81, 0x7F]), DerErrorKind::NonCanonicalLength(0x7F));
+        assert_eq!(kind(&[0x04, 0x82, 0x00, 0x80]), DerErrorKind::NonCanonicalLength(0x80));
+        assert_eq!(kind(&[0x04, 0x83, 0x00, 0x01, 0x00]), DerErrorKind::NonCanonicalLength(0x100));
+        let mut two = vec![0x04, 0x82, 0x01, 0x00];
+        two.extend_from_slice(&[0u8; 0x100]);
+        assert_eq!(Reader::new(&two).read().unwrap().value.len(), 0x100);
     }
 
     #[test]
@@ -441,12 +478,36 @@ mod tests {
     }
 
     #[test]
-    fn unsigned_integers_strip_leading_zeros() {
-        let enc = [0x02, 0x03, 0x00, 0x80, 0x01];
-        let t = Reader::new(&enc).read().unwrap();
-        assert_eq!(unsigned_integer(&t, "x").unwrap(), &[0x80, 0x01]);
-        let enc = [0x02, 0x01, 0x80];
-        assert_eq!(unsigned_integer(&Reader::new(&enc).read().unwrap(), "x").unwrap_err().kind, DerErrorKind::NegativeInteger("x"));
+    fn unsigned_integers_drop_only_the_sign_octet() {
+        fn int(enc: &[u8]) -> Result<&[u8]> {
+            unsigned_integer(&Reader::new(enc).read().unwrap(), "x")
+        }
+        assert_eq!(int(&[0x02, 0x03, 0x00, 0x80, 0x01]).unwrap(), &[0x80, 0x01]);
+        assert_eq!(int(&[0x02, 0x01, 0x00]).unwrap(), &[] as &[u8]);
+        assert_eq!(int(&[0x02, 0x01, 0x7F]).unwrap(), &[0x7F]);
+        assert_eq!(int(&[0x02, 0x01, 0x80]).unwrap_err().kind, DerErrorKind::NegativeInteger("x"));
+        assert_eq!(int(&[0x02, 0x00]).unwrap_err().kind, DerErrorKind::EmptyInteger("x"));
+    }
+
+    #[test]
+    fn integers_must_be_minimal_and_are_kept_exact() {
+        fn int(enc: &[u8]) -> Result<&[u8]> {
+            integer(&Reader::new(enc).read().unwrap(), "x")
+        }
+        // Redundant padding is refused, never stripped.
+        assert_eq!(int(&[0x02, 0x02, 0x00, 0x01]).unwrap_err().kind, DerErrorKind::NonMinimalInteger("x"));
+        assert_eq!(int(&[0x02, 0x02, 0x00, 0x00]).unwrap_err().kind, DerErrorKind::NonMinimalInteger("x"));
+        assert_eq!(int(&[0x02, 0x02, 0xFF, 0x80]).unwrap_err().kind, DerErrorKind::NonMinimalInteger("x"));
+        assert_eq!(int(&[0x02, 0x03, 0x00, 0x00, 0xFF]).unwrap_err().kind, DerErrorKind::NonMinimalInteger("x"));
+        assert_eq!(
+            unsigned_integer(&Reader::new(&[0x02, 0x02, 0x00, 0x01]).read().unwrap(), "x").unwrap_err().kind,
+            DerErrorKind::NonMinimalInteger("x")
+        );
+        // Minimal forms, negative ones included, are the content octets as encoded.
+        assert_eq!(int(&[0x02, 0x01, 0xFF]).unwrap(), &[0xFF]); // -1
+        assert_eq!(int(&[0x02, 0x02, 0x00, 0xFF]).unwrap(), &[0x00, 0xFF]); // 255
+        assert_eq!(int(&[0x02, 0x02, 0xFF, 0x7F]).unwrap(), &[0xFF, 0x7F]); // -129
+        assert_eq!(int(&[0x02, 0x01, 0x00]).unwrap(), &[0x00]);
     }
 
     #[test]

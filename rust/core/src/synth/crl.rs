@@ -654,11 +654,12 @@ mod tests {
         assert!(idp.only_user_certs);
         assert_eq!(
             collect(&crl),
+            // The INTEGER content octets: a sign octet before a set top bit.
             vec![
                 (vec![0x05, 0x4C, 0xFC, 0xD8], 1_700_000_000, 1, Some(1_699_000_000)),
-                (vec![0x80, 0, 0, 0, 0, 0, 0, 1], 1_700_000_001, NO_REASON, None),
-                (vec![], 2_600_000_000, 3, None),
-                (vec![0xFF; 8], -700_000_000, 10, Some(2_600_000_000)),
+                (vec![0x00, 0x80, 0, 0, 0, 0, 0, 0, 1], 1_700_000_001, NO_REASON, None),
+                (vec![0x00], 2_600_000_000, 3, None),
+                ([&[0x00][..], &[0xFF; 8]].concat(), -700_000_000, 10, Some(2_600_000_000)),
             ]
         );
         assert_eq!(REASON_NAMES[10], "aACompromise");
@@ -682,14 +683,19 @@ mod tests {
             .iter()
             .map(|v| {
                 let b = v.to_be_bytes();
-                b[b.iter().position(|&x| x != 0).unwrap()..].to_vec()
+                let m = &b[b.iter().position(|&x| x != 0).unwrap()..];
+                if m[0] & 0x80 != 0 {
+                    [&[0x00][..], m].concat()
+                } else {
+                    m.to_vec()
+                }
             })
             .collect();
         assert_eq!(serials, want);
     }
 
     #[test]
-    fn twenty_octet_serials_with_the_high_bit_get_a_pad() {
+    fn twenty_octet_serials_with_the_high_bit_get_a_pad_and_are_refused_as_21_octets() {
         let signer = signer();
         let serial = [0x9Au8; 20];
         let header = CrlHeader { this_update: 1_795_000_000, next_update: Some(1_795_172_800), ..Default::default() };
@@ -698,6 +704,12 @@ mod tests {
         let mut needle = vec![tag::INTEGER, 21, 0x00];
         needle.extend_from_slice(&serial);
         assert!(der_bytes.windows(needle.len()).any(|w| w == needle));
+        // 21 content octets: over RFC 5280's limit, which counts the INTEGER's octets.
+        let err = Crl::parse(&der_bytes).unwrap().for_each_entry(|_, _| Ok(())).unwrap_err();
+        assert_eq!(err, crate::crl::CrlError::InvalidEntry { index: 0, problem: crate::crl::EntryProblem::SerialTooLong(21) });
+        let serial = [0x7Au8; 20];
+        let entries = Entries::new(Serials::Fixed { bytes: &serial, width: 20 }, &[1_700_000_000], None, None).unwrap();
+        let der_bytes = encode_crl(&signer, &header, &entries).unwrap();
         assert_eq!(collect(&Crl::parse(&der_bytes).unwrap())[0].0, serial.to_vec());
     }
 
