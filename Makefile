@@ -13,7 +13,7 @@ export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service browser
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service browser fuzz audit bench-ocsp
 
 all: build
 
@@ -99,6 +99,12 @@ bench-service: $(BUILT) $(SERVICE)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(PY) bench/bench_service.py $(BENCH_SERVICE_ARGS)
 
+# OCSP benchmarks (cached and live-signed responses under wrk, a sequential client beside
+# OpenSSL's responder, pre-production); rewrites the "ocsp" section of bench/RESULTS.md.
+bench-ocsp: $(BUILT) $(SERVICE)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(PY) bench/bench_ocsp.py $(BENCH_OCSP_ARGS)
+
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only
 
@@ -108,5 +114,46 @@ bench-peers: $(BUILT)
 bench-sweep: $(BUILT) $(SPARK)
 	$(PY) bench/bench_sweep.py --write-results
 
+# Fuzzing (README "Fuzzing"): each cargo-fuzz target of fuzz/ for FUZZ_SECONDS, one at a time and
+# niced, then the atheris harness of the Python entry points. cargo-fuzz and atheris are installed
+# when missing; the stable toolchain runs cargo-fuzz with RUSTC_BOOTSTRAP=1. A crash, a hang
+# (-timeout), a leak (LeakSanitizer) or a memory blow-up (-rss_limit_mb) fails the run and leaves
+# the input in fuzz/artifacts/<target>/ (atheris: in the current directory, crash-*).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= der crl certificate pem_trust ocsp_request
+FUZZ_NICE ?= nice -n 19
+ATHERIS := $(VENV)/.atheris
+$(ATHERIS): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check "atheris>=2.3"
+	touch $@
+
+fuzz: $(BUILT) $(ATHERIS)
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  RUSTC_BOOTSTRAP=1 $(FUZZ_NICE) cargo fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 || exit 1; \
+	done
+	mkdir -p fuzz/corpus/python
+	$(FUZZ_NICE) $(PY) fuzz/python/fuzz_entry_points.py fuzz/corpus/python fuzz/seeds/python \
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=60 -print_final_stats=1
+
+# Dependency audit (README "Audit"): cargo-audit over Cargo.lock and fuzz/Cargo.lock (RustSec's
+# advisory database, a git repository it clones) and pip-audit over the installed environment
+# (PyPI's vulnerability data). Both are installed when missing; each result is printed, and the
+# target fails when either finds an advisory or cannot fetch its database.
+AUDIT := $(VENV)/.pip-audit
+$(AUDIT): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check "pip-audit>=2.7"
+	touch $@
+
+audit: $(AUDIT) $(SERVICE)
+	@command -v cargo-audit >/dev/null || cargo install cargo-audit --locked
+	@status=0; \
+	echo "== cargo audit (Cargo.lock)"; cargo audit --file Cargo.lock || status=1; \
+	echo "== cargo audit (fuzz/Cargo.lock)"; cargo audit --file fuzz/Cargo.lock || status=1; \
+	echo "== pip-audit (the installed environment, $(VENV))"; $(VENV)/bin/pip-audit --progress-spinner off || status=1; \
+	exit $$status
+
 clean:
-	rm -rf $(VENV) target $(DEMO)
+	rm -rf $(VENV) target $(DEMO) fuzz/target

@@ -1,0 +1,163 @@
+"""atheris harness for the Python entry points that take untrusted bytes (issue 12; README
+"Fuzzing"). The first byte of an input picks the entry point, the rest is the payload:
+
+0. a CRL file through :func:`jpki_fast.ingest` (beside a good one, into a store that holds a
+   snapshot): never raises; the file is accepted or refused by name; a refused file leaves the
+   published generation as it was;
+1. a certificate through :func:`jpki_fast.parse_certificates` and ``Store.check_certificates``:
+   never raises, one row out, a status from the documented set;
+2. a serial string through :mod:`jpki_fast.serials`: ``SerialFormatError`` or a canonical form
+   that normalises to itself;
+3. a JSON status body through :mod:`jpki_fast.wire`: ``WireError`` or a checked, encoded answer;
+4. an Arrow IPC status body, likewise.
+
+Run: ``.venv/bin/python fuzz/python/fuzz_entry_points.py fuzz/corpus/python fuzz/seeds/python
+-max_total_time=60`` (``make fuzz`` does). Seeds: ``--write-seeds`` writes fuzz/seeds/python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import faulthandler
+import signal
+
+import atheris
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+import pyarrow as pa
+
+with atheris.instrument_imports():
+    import jpki_fast
+    from jpki_fast import serials, wire
+    from jpki_fast.errors import SerialFormatError
+
+NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.timezone.utc)
+STATUSES = {"good", "revoked", "stale", "expired", "not_yet_valid", "wrong_usage", "untrusted", "bad_signature", "malformed"}
+HERE = Path(__file__).resolve().parent
+
+
+class World:
+    """A small synthetic dataset, a store holding it, and a CRL directory for the fuzzed file."""
+
+    def __init__(self) -> None:
+        from jpki_fast import synth
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="jpki-fuzz-"))
+        self.data = self.tmp / "data"
+        synth.generate(self.data, entries=300, partitions=2, seed=1, now=NOW, certs=3)
+        self.store_dir = self.tmp / "store"
+        self.crls = self.tmp / "crls"
+        self.crls.mkdir()
+        self.good = sorted((self.data / "crls").rglob("*.crl"))[0]
+        (self.crls / "good.crl").write_bytes(self.good.read_bytes())
+        jpki_fast.ingest(self.data / "trust", self.crls, self.store_dir, now=NOW)
+        self.store = jpki_fast.open_store(self.store_dir)
+        self.generation = self.store.generation
+        self.certificates = sorted((self.data / "certs").rglob("*.der")) if (self.data / "certs").is_dir() else []
+
+
+WORLD: World | None = None
+
+
+def world() -> World:
+    global WORLD
+    if WORLD is None:
+        WORLD = World()
+    return WORLD
+
+
+def crl_file(payload: bytes) -> None:
+    w = world()
+    (w.crls / "fuzz.crl").write_bytes(payload)
+    summary = jpki_fast.ingest(w.data / "trust", w.crls, w.store_dir, now=NOW)  # must not raise
+    report = {f.path: f for f in summary.files}["fuzz.crl"]
+    assert report.outcome in ("accepted", "unchanged", "refused")
+    if report.outcome == "refused":
+        assert report.error_kind and report.message
+        if not summary.published:
+            assert jpki_fast.open_store(w.store_dir).generation == summary.generation
+
+
+def certificate(payload: bytes) -> None:
+    w = world()
+    parsed = jpki_fast.parse_certificates([payload])
+    assert parsed.num_rows == 1
+    table = w.store.check_certificates([payload], now=NOW, purpose="login")
+    assert table.num_rows == 1 and table.column("status")[0].as_py() in STATUSES
+    if table.column("status")[0].as_py() == "malformed":
+        assert table.column("detail")[0].as_py()
+
+
+def serial_text(payload: bytes) -> None:
+    text = payload.decode("utf-8", errors="replace")
+    try:
+        form = serials.canonical(text)
+    except SerialFormatError:
+        return
+    assert serials.canonical(form) == form, (text, form)
+
+
+def status_json(payload: bytes) -> None:
+    w = world()
+    try:
+        request = wire.decode_status_json(payload, max_items=1000)
+    except wire.WireError as exc:
+        assert 400 <= exc.http_status < 500
+        return
+    result = wire.check_status(w.store, request, now=NOW)
+    json.loads(wire.encode_status_json(result))
+
+
+def status_arrow(payload: bytes) -> None:
+    w = world()
+    try:
+        request = wire.decode_status_arrow(payload, max_items=1000)
+    except wire.WireError as exc:
+        assert 400 <= exc.http_status < 500
+        return
+    result = wire.check_status(w.store, request, now=NOW)
+    wire.encode_status_arrow(result)
+
+
+ENTRY_POINTS = [crl_file, certificate, serial_text, status_json, status_arrow]
+
+
+def one_input(data: bytes) -> None:
+    if not data:
+        return
+    ENTRY_POINTS[data[0] % len(ENTRY_POINTS)](data[1:])
+
+
+def write_seeds() -> None:
+    w = world()
+    out = HERE.parent / "seeds" / "python"
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = [b"\x00" + w.good.read_bytes(), b"\x00" + b"\x30\x03\x02\x01\x05"]
+    seeds += [b"\x01" + p.read_bytes() for p in w.certificates[:2]]
+    seeds += [b"\x01" + (HERE.parent.parent / "tests" / "vectors" / "jpki" / "auth_cert_sample.der").read_bytes()]
+    seeds += [b"\x02" + s.encode() for s in ("054CFCD8", "-0x01", "05:4c:fc:d8", "00" * 21, "zz")]
+    seeds.append(b"\x03" + json.dumps({"issuer": "auth_ca_2023", "serials": ["054CFCD8", "-01", "x"], "now": "2026-11-26T12:00:00Z"}).encode())
+    seeds.append(b"\x03" + json.dumps({"items": [{"issuer": "auth_ca_2023", "serial": "01"}], "provenance": True}).encode())
+    sink = io.BytesIO()
+    table = pa.table({"issuer": ["auth_ca_2023"], "serial": ["054CFCD8"]})
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    seeds.append(b"\x04" + sink.getvalue())
+    for i, s in enumerate(seeds):
+        (out / f"seed-{i:02d}").write_bytes(s)
+
+
+if __name__ == "__main__":
+    if "--write-seeds" in sys.argv:
+        write_seeds()
+    else:
+        world()
+        atheris.Setup(sys.argv, one_input)
+        atheris.Fuzz()
