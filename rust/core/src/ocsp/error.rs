@@ -27,10 +27,6 @@ pub enum RequestErrorKind {
     TooLarge { size: usize, limit: usize },
     #[error("{0}")]
     Der(DerError),
-    #[error("length at byte {0} is not in its shortest form (DER, X.690 §10.1)")]
-    NonCanonicalLength(usize),
-    #[error("INTEGER at byte {0} is not in its shortest form (DER, X.690 §8.3.2)")]
-    NonMinimalInteger(usize),
     #[error("{0} bytes of trailing data")]
     TrailingData(usize),
     #[error("version {0} is not v1(0), the only version RFC 6960 §4.1.1 defines")]

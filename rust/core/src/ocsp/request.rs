@@ -55,7 +55,7 @@
 use super::cert_id::CertId;
 use super::error::{RequestError, RequestErrorKind};
 use super::{oid, strict};
-use crate::der::{self, tag, Reader, Tlv};
+use crate::der::{self, tag, DerErrorKind, Reader, Tlv};
 
 /// Size limits of the parser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +274,8 @@ fn read_nonce<'a>(extn_value: &Tlv<'a>) -> Result<Nonce<'a>, RequestError> {
     const FIELD: &str = "tbsRequest.requestExtensions.nonce";
     let mut r = extn_value.reader();
     let inner = match r.read() {
-        Ok(t) if t.tag == tag::OCTET_STRING && r.is_empty() => strict::canonical(t, FIELD)?,
+        Ok(t) if t.tag == tag::OCTET_STRING && r.is_empty() => t,
+        Err(e) if matches!(e.kind, DerErrorKind::NonCanonicalLength(_)) => return Err(strict::der(FIELD, e)),
         _ => return Err(RequestError::new(FIELD, RequestErrorKind::NonceNotOctetString)),
     };
     if !(1..=32).contains(&inner.value.len()) {
@@ -313,7 +314,7 @@ pub fn encode_request(cert_ids: &[&[u8]], nonce: Option<&[u8]>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::der::Writer;
+    use crate::der::{DerError, Writer};
     use crate::ocsp::cert_id::{encode_cert_id, HashAlgorithm};
     use crate::signature::HashAlg;
 
@@ -498,7 +499,10 @@ mod tests {
         assert_eq!(with(&|p| p.requests.clear()), RequestErrorKind::NoRequests);
         // requestorName: not a GeneralName, or not well-formed inside.
         assert!(matches!(with(&|p| p.requestor = Some(vec![0x30, 0x00])), RequestErrorKind::Der(_)));
-        assert!(matches!(with(&|p| p.requestor = Some(vec![0xA4, 0x03, 0x30, 0x81, 0x00])), RequestErrorKind::NonCanonicalLength(_)));
+        assert!(matches!(
+            with(&|p| p.requestor = Some(vec![0xA4, 0x03, 0x30, 0x81, 0x00])),
+            RequestErrorKind::Der(DerError { kind: DerErrorKind::NonCanonicalLength(_), .. })
+        ));
         // Extensions: empty, duplicated, unknown critical.
         assert_eq!(with(&|p| p.extensions = Some(list(&[]))), RequestErrorKind::EmptyExtensions);
         let nonce = extension(oid::NONCE, false, &nonce_value(16));
@@ -522,7 +526,10 @@ mod tests {
         assert_eq!(nonce_of(nonce_value(33)), RequestErrorKind::NonceLength(33));
         assert_eq!(nonce_of(vec![0xA5; 16]), RequestErrorKind::NonceNotOctetString); // raw bytes, no OCTET STRING
         assert_eq!(nonce_of([nonce_value(4), vec![0x00]].concat()), RequestErrorKind::NonceNotOctetString);
-        assert!(matches!(nonce_of(vec![0x04, 0x81, 0x01, 0xA5]), RequestErrorKind::NonCanonicalLength(_)));
+        assert!(matches!(
+            nonce_of(vec![0x04, 0x81, 0x01, 0xA5]),
+            RequestErrorKind::Der(DerError { kind: DerErrorKind::NonCanonicalLength(_), .. })
+        ));
         assert!(matches!(nonce_of(vec![]), RequestErrorKind::NonceNotOctetString));
         // Trailing data inside tbsRequest, and after the whole request.
         assert!(matches!(with(&|p| p.trailing_in_tbs = vec![0x05, 0x00]), RequestErrorKind::Der(_)));
