@@ -23,10 +23,11 @@ from ..errors import ServiceError
 from ..limits import Limits, limits, media_type
 from ..models import StatusResponse
 from ..recorder import note
+from ..routing import DirectRoute
 from ..snapshots import current_store
 from ._common import ARROW, JSON, POST_ERRORS, run, wants_arrow
 
-router = APIRouter(tags=["status"])
+router = APIRouter(tags=["status"], route_class=DirectRoute)
 
 _ARROW_SCHEMA_NOTE = (
     "Arrow IPC stream with columns issuer (string) and serial (hex string, binary or uint64); "
