@@ -185,3 +185,50 @@ def test_the_fixture_exercises_the_cross_key_and_arl_paths(store, certificates):
     assert status["older key generation"] == "good"
     assert status["test hierarchy, CA revoked by an ARL"] == "revoked"
     assert status["revoked on a stale CRL"] == "revoked" and status["stale partition"] == "stale"
+
+
+def test_synthetic_logins_equal_the_batch(tmp_path):
+    """`jpki-fast synth` certificates (authentication and signing, a share of them revoked)
+    and their card keys: valid, forged and tampered logins, one at a time against the batch,
+    both as one-row calls and as rows of one large call, when fresh and when every CRL is past
+    its nextUpdate."""
+    from jpki_fast import synth
+    from conftest import NOW_ISO
+
+    data = tmp_path / "data"
+    synth.generate(data, entries=4000, partitions=8, now=NOW_ISO, certs=24, cert_keys=3, seed=11)
+    ingest(data / "trust", data / "crls", tmp_path / "store", now=NOW)
+    store = open_store(tmp_path / "store")
+    index = synth.read_certs(data).to_pylist()
+    keys = {p: serialization.load_pem_private_key((data / p).read_bytes(), None) for p in {c["key_path"] for c in index}}
+    rows = []
+    for i, c in enumerate(index):
+        der = (data / c["path"]).read_bytes()
+        challenge = f"challenge {i}".encode()
+        signature = _sign(keys[c["key_path"]], challenge)
+        other_key = keys[index[(i + 1) % len(index)]["key_path"]]
+        tampered = bytearray(der)
+        tampered[len(der) // 2] ^= 0x01
+        rows += [
+            (c, "valid", der, challenge, signature),
+            (c, "over another challenge", der, challenge, _sign(keys[c["key_path"]], challenge + b"!")),
+            (c, "by another key", der, challenge, _sign(other_key, challenge)),
+            (c, "tampered certificate", bytes(tampered), challenge, signature),
+        ]
+    assert any(c["revoked"] for c, *_ in rows) and not all(c["revoked"] for c, *_ in rows)
+    for now in (NOW, LATER):
+        batch = store.verify_logins([r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows], now=now).to_pylist()
+        for (c, case, der, challenge, signature), big_row in zip(rows, batch):
+            one = store.verify_login(der, challenge, signature, now=now)
+            assert one.to_dict() == big_row, (c["path"], case, now)
+            assert one.to_dict() == store.verify_logins([der], [challenge], [signature], now=now).to_pylist()[0]
+            assert store.check_certificate(der, now=now).to_dict() == store.check_certificates([der], now=now).to_pylist()[0]
+            if case == "valid" and now == NOW:
+                assert one.serial == c["serial"] and one.issuer == c["issuer"]
+                want = "revoked" if c["revoked"] else ("good" if c["kind"] == "auth" else "wrong_usage")
+                assert (one.status, one.decision) == (want, "allow" if want == "good" else "deny"), c["path"]
+                assert one.reason == c["reason"]
+            if case == "tampered certificate":
+                assert one.decision == "deny" and one.status in ("bad_signature", "malformed")
+            if case != "valid":
+                assert one.decision == "deny"

@@ -934,20 +934,22 @@ def _check_one(
             "signature": _one_bytes(signed["signature"], "signature"),
             "hash": signed["hash"],
         }
-    outcome, anchor, not_before, not_after, serial, partition, detail, signature_valid = _core.check_certificate_one(
+    outcome, anchor, not_before, not_after, serial, serial_text, partition, detail, signature_valid = _core.check_certificate_one(
         ctx.anchors, _one_bytes(cert, "certificate"), now_s, purpose, allow_test_hierarchy, **kwargs
     )
     final = outcome in (_MALFORMED, _UNTRUSTED, _BAD_SIGNATURE)
     lookup = _UNKNOWN_ISSUER if final or anchor is None else anchor
     row = lookup if lookup == _UNKNOWN_ISSUER else ctx.revocation_row(lookup, partition)
     part = one.partition_id(row, partition)
+    # The serialNumber INTEGER's content octets, keyed exactly as the batch keys them
+    # (negative serials included); an unparsed certificate is looked up as unknown.
     key = serial or b"\x00"
-    answer = _core.check_serial_one(store.core, row, key, now_s, part)
+    answer = _core.check_serial_one(store.core, row, key, now_s, part, True)
     revoked_code, stale_code = 1, 2
     if row != lookup:
         # Fail closed, as the batch does: the issuing key's own answer also counts.
         own_part = one.partition_id(lookup, partition)
-        own = _core.check_serial_one(store.core, lookup, key, now_s, own_part)
+        own = _core.check_serial_one(store.core, lookup, key, now_s, own_part, True)
         if own[0] == revoked_code or (answer[0] != revoked_code and own_part != _MISSING_PARTITION and own[0] == stale_code):
             answer, row, part = own, lookup, own_part
     store_status, reason, revocation_date, invalidity_date, deciding = answer
@@ -974,7 +976,7 @@ def _check_one(
         "invalidity_date": _utc(invalidity_date),
         "issuer": None if anchor is None else ctx.aliases[anchor],
         "kind": kind,
-        "serial": key.hex().upper() if parsed else None,
+        "serial": serial_text,
         "partition": partition,
         "not_before": _utc(not_before) if parsed else None,
         "not_after": _utc(not_after) if parsed else None,

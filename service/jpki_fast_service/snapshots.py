@@ -24,6 +24,7 @@ from typing import Callable
 
 import jpki_fast
 from fastapi import Request
+from jpki_fast import certs
 
 log = logging.getLogger("jpki_fast_service")
 
@@ -50,8 +51,10 @@ class SnapshotHolder:
 
     def _open(self) -> jpki_fast.Store:
         store = jpki_fast.open_store(self.root)
-        # What the first certificate check or login would otherwise build on its own time.
+        # What the first certificate check or login would otherwise build on its own time: the
+        # batch path's imports and context, and the one-item path's partition ids.
         store.check_certificates([])
+        certs.prepare(store)
         return store
 
     @property

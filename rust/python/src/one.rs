@@ -14,9 +14,13 @@ use jpki_fast_core::serial::SerialKey;
 use crate::certs::{purpose_of, scheme_of, TrustAnchors};
 use crate::snapshot::Snapshot;
 
-/// `(outcome, anchor, not_before, not_after, serial magnitude, partition, detail,
-/// signature_valid)`: one row of `check_certificates`.
-type OneCertificate<'py> = (u8, Option<u16>, Option<i64>, Option<i64>, Bound<'py, PyBytes>, Option<String>, Option<String>, bool);
+/// `(outcome, anchor, not_before, not_after, serial, serial text, partition, detail,
+/// signature_valid)`: one row of `check_certificates`. The serial is the serialNumber
+/// INTEGER's content octets as encoded (empty when the certificate did not parse; look it up
+/// with `check_serial_one(..., integer=True)`), its text the canonical hex the batch gives
+/// (`054CFCD8`, `-01` for a negative serial; None when unparsed).
+type OneCertificate<'py> =
+    (u8, Option<u16>, Option<i64>, Option<i64>, Bound<'py, PyBytes>, Option<String>, Option<String>, Option<String>, bool);
 
 /// Checks one certificate (DER or PEM bytes; None for a missing one) against `anchors` at
 /// `now`, as `check_certificates` checks a row; with `signed`, also whether `signature` over
@@ -57,12 +61,14 @@ fn check_certificate_one<'py>(
             bulk::check_certificate(inner, cert, now, purpose, allow_test, signed)
         })
         .map_err(|e| PyValueError::new_err(e.error.to_string()))?;
+    let text = if c.not_after.is_some() { SerialKey::from_integer(&c.serial).ok().map(|k| k.to_hex()) } else { None };
     Ok((
         c.validation.outcome() as u8,
         c.validation.anchor.map(|a| a as u16),
         c.not_before,
         c.not_after,
         PyBytes::new(py, &c.serial),
+        text,
         c.partition,
         c.validation.rejection.as_ref().map(|r| r.to_string()),
         c.signature_valid,
@@ -73,13 +79,22 @@ fn check_certificate_one<'py>(
 /// `Snapshot.check`.
 type OneAnswer = (u8, Option<u8>, Option<i64>, Option<i64>, u16);
 
-/// The status of one serial (big-endian magnitude octets) under issuer row `issuer` (65535:
-/// unknown) at `now`, judged on `partition` (None or 65535: issuer-wide; 65534: missing), as
-/// `Snapshot.check` answers a row.
+/// The status of one serial under issuer row `issuer` (65535: unknown) at `now`, judged on
+/// `partition` (None or 65535: issuer-wide; 65534: missing), as `Snapshot.check` answers a
+/// row. `serial` is big-endian magnitude octets, or with `integer` a DER INTEGER's content
+/// octets (two's complement: negative serials are exact, as the batch keys them).
 #[pyfunction]
-#[pyo3(signature = (snapshot, issuer, serial, now, partition=None))]
-fn check_serial_one(snapshot: PyRef<'_, Snapshot>, issuer: u16, serial: &[u8], now: i64, partition: Option<u16>) -> PyResult<OneAnswer> {
-    let key = SerialKey::from_be_bytes(serial).map_err(|e| PyValueError::new_err(format!("serial: {e}")))?;
+#[pyo3(signature = (snapshot, issuer, serial, now, partition=None, integer=false))]
+fn check_serial_one(
+    snapshot: PyRef<'_, Snapshot>,
+    issuer: u16,
+    serial: &[u8],
+    now: i64,
+    partition: Option<u16>,
+    integer: bool,
+) -> PyResult<OneAnswer> {
+    let key = if integer { SerialKey::from_integer(serial) } else { SerialKey::from_be_bytes(serial) }
+        .map_err(|e| PyValueError::new_err(format!("serial: {e}")))?;
     let views = snapshot.views()?;
     let a = one::check_key(&views, &snapshot.freshness_facts(), issuer, &key, now, partition);
     Ok((a.status as u8, a.reason, a.revocation_date, a.invalidity_date, a.partition))

@@ -19,9 +19,10 @@ from ..auth import ADMIN, Principal
 from ..errors import ServiceError
 from ..limits import known_query
 from ..models import Instant, ReloadResponse, UsageResponse
+from ..routing import DirectRoute
 from ._common import errors, json_response
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=DirectRoute)
 
 
 @router.post("/v1/admin/reload", response_model=ReloadResponse, responses=errors(401, 403, 503), summary="Load the newest generation now")

@@ -23,11 +23,12 @@ from ..auth import Principal, QUERY
 from ..limits import Limits, json_body, limits
 from ..models import AgeCheckRequest, AgeCheckResponse
 from ..recorder import note
+from ..routing import DirectRoute
 from ..snapshots import current_store
 from ._common import POST_ERRORS, epoch, json_response, run
 from .certificates import audit_facts, decode_certificates, require_personal_data
 
-router = APIRouter(tags=["age"])
+router = APIRouter(tags=["age"], route_class=DirectRoute)
 
 JST = dt.timezone(dt.timedelta(hours=9))
 #: Japanese era codes as J-LIS writes dates of birth with an era (e.g. 3550101 = Showa 55-01-01).

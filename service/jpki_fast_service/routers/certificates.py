@@ -16,10 +16,11 @@ from ..errors import ServiceError
 from ..limits import Limits, json_body, limits
 from ..models import CertificateStatusRequest, CertificateStatusResponse
 from ..recorder import note
+from ..routing import DirectRoute
 from ..snapshots import current_store
 from ._common import POST_ERRORS, certificate, counts_of, epoch, json_response, rows, run, subject_keys
 
-router = APIRouter(tags=["certificates"])
+router = APIRouter(tags=["certificates"], route_class=DirectRoute)
 
 CERT_COLUMNS = [
     "status", "detail", "reason", "revocation_date", "invalidity_date", "issuer", "kind", "serial", "partition",

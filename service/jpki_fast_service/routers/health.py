@@ -14,10 +14,11 @@ from jpki_fast.timeutil import iso
 
 from .. import metrics
 from ..models import Health, Readiness
+from ..routing import DirectRoute
 from ._common import json_response
 from .snapshot import summary
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=DirectRoute)
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")

@@ -12,11 +12,12 @@ from ..auth import Principal, QUERY
 from ..limits import Limits, json_body, limits
 from ..models import LoginBatchRequest, LoginBatchResponse, LoginRequest, LoginResponse
 from ..recorder import note
+from ..routing import DirectRoute
 from ..snapshots import current_store
 from ._common import POST_ERRORS, b64, certificate, epoch, json_response, rows, run
 from .certificates import CERT_COLUMNS, audit_facts, one_facts, one_row
 
-router = APIRouter(tags=["logins"])
+router = APIRouter(tags=["logins"], route_class=DirectRoute)
 
 LOGIN_COLUMNS = ["decision", "signature_valid", *CERT_COLUMNS]
 

@@ -12,12 +12,13 @@ from ..auth import Principal, QUERY
 from ..limits import json_body
 from ..models import SignatureDigestRequest, SignatureDocumentRequest, SignatureResponse
 from ..recorder import note
+from ..routing import DirectRoute
 from ..snapshots import current_store
 from ._common import POST_ERRORS, b64, certificate, epoch, json_response
 from .certificates import one_facts, one_row
 from .logins import LOGIN_COLUMNS
 
-router = APIRouter(tags=["signatures"])
+router = APIRouter(tags=["signatures"], route_class=DirectRoute)
 
 @router.post(
     "/v1/signatures/verify",

@@ -17,10 +17,11 @@ from jpki_fast.timeutil import iso
 from ..auth import Principal, QUERY
 from ..limits import known_query
 from ..models import Instant, PartitionsResponse, SnapshotResponse
+from ..routing import DirectRoute
 from ..snapshots import current_store
 from ._common import ARROW, GET_ERRORS, arrow_response, epoch, json_response, rows, wants_arrow
 
-router = APIRouter(tags=["snapshot"])
+router = APIRouter(tags=["snapshot"], route_class=DirectRoute)
 
 _REASONS = list(jpki_fast.store.REASONS)
 
