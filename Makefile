@@ -13,7 +13,7 @@ export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
 
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service browser fuzz audit bench-ocsp
+.PHONY: all venv build test test-rust test-python test-slow test-spark lint lint-rust lint-python demo bench bench-peers bench-sweep clean service-install loadtest bench-service browser soak fuzz audit bench-ocsp
 
 all: build
 
@@ -104,6 +104,13 @@ bench-service: $(BUILT) $(SERVICE)
 bench-ocsp: $(BUILT) $(SERVICE)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(PY) bench/bench_ocsp.py $(BENCH_OCSP_ARGS)
+
+# Soak (bench/soak.py, issue 12): mixed load (logins, JSON and Arrow batches, certificates,
+# OCSP) for 10 minutes while a generation is published every 30 s; RSS and fds of every worker
+# sampled; fails on any failed or wrong answer or growth past the stated rule; rewrites the
+# "soak" section of bench/RESULTS.md. SOAK_ARGS="--minutes 10 --publish-every 30 --no-write"
+soak: $(BUILT) $(SERVICE)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 bench: $(BUILT)
 	$(PY) -m pytest -q bench --benchmark-only

@@ -6,7 +6,8 @@
 Each resource has its router (``jpki_fast_service.routers``); auth (:func:`.auth.require`),
 limits (:mod:`.limits`) and the snapshot a request answers from (:func:`.snapshots.current_store`)
 are dependencies; request and response bodies are in :mod:`.models`; one middleware
-(:mod:`.recorder`) does metrics, the audit log and the generation header.
+(:mod:`.recorder`) does metrics, the audit log and the generation header, another
+(:mod:`.admission`) bounds the requests in progress and their time.
 
 Another component (the OCSP responder, the operator console) plugs in its own router, either
 passed to :func:`create_app` (``routers=[...]``) or registered by its distribution under the
@@ -27,6 +28,7 @@ from fastapi import APIRouter, FastAPI
 import jpki_fast
 
 from . import errors, metrics
+from .admission import Admission
 from .audit import AuditLog, load_or_create_key
 from .auth import KeyRing
 from .config import ServiceConfig
@@ -119,7 +121,8 @@ def create_app(config: ServiceConfig | None = None, *, routers: Iterable[APIRout
     fails here, not at the first request."""
     config = config or ServiceConfig.from_env()
     keys = KeyRing.load(config.resolved_api_keys())
-    holder = SnapshotHolder(config.store, on_swap=_on_swap)
+    holder = SnapshotHolder(config.store, on_swap=_on_swap, verify=config.verify_snapshots,
+                            on_failure=lambda: metrics.RELOADS.labels("failed").inc())
     audit_path = config.resolved_audit_log()
     audit = AuditLog(audit_path, load_or_create_key(config.resolved_audit_key()), config.audit_items)
 
@@ -141,6 +144,8 @@ def create_app(config: ServiceConfig | None = None, *, routers: Iterable[APIRout
     app.state.snapshots = holder
     app.state.audit = audit
     app.add_middleware(BodyLimit, max_body=config.max_body)
+    app.add_middleware(Admission, max_concurrent=config.max_concurrent, max_large=config.max_concurrent_large,
+                       timeout=config.request_timeout)
     app.add_middleware(Recorder, holder_of_state=app.state)  # added last: outermost, sees every answer
     for router in [*routers, *_plugin_routers(app)]:
         app.include_router(router)

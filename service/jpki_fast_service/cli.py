@@ -55,7 +55,8 @@ def _seconds(text: str) -> float:
 
 
 def add_serve(sub) -> None:
-    from .config import DEFAULT_MAX_BODY, DEFAULT_MAX_ITEMS
+    from .config import (DEFAULT_MAX_BODY, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_CONCURRENT_LARGE, DEFAULT_MAX_ITEMS,
+                         DEFAULT_REQUEST_TIMEOUT)
 
     p = sub.add_parser(
         "serve",
@@ -76,10 +77,21 @@ def add_serve(sub) -> None:
                    help=f"items per request at most (default {DEFAULT_MAX_ITEMS:,})")
     p.add_argument("--max-body", type=_positive, default=DEFAULT_MAX_BODY, metavar="BYTES",
                    help=f"request body size at most (default {DEFAULT_MAX_BODY:,})")
+    p.add_argument("--max-concurrent", type=_positive, default=DEFAULT_MAX_CONCURRENT, metavar="N",
+                   help=f"requests in progress per worker at most; past it 503 with Retry-After (default {DEFAULT_MAX_CONCURRENT})")
+    p.add_argument("--max-concurrent-large", type=_positive, default=DEFAULT_MAX_CONCURRENT_LARGE, metavar="N",
+                   help="of those, requests with a body over 1 MiB or of undeclared length, per worker "
+                        f"(default {DEFAULT_MAX_CONCURRENT_LARGE}; bounds the memory bodies take)")
+    p.add_argument("--request-timeout", type=_seconds, default=DEFAULT_REQUEST_TIMEOUT, metavar="SECONDS",
+                   help="408 when a body has not arrived, 503 when an answer has not started by then "
+                        f"(default {DEFAULT_REQUEST_TIMEOUT:g})")
     p.add_argument("--stale-grace", type=_seconds, default=3600.0, metavar="SECONDS",
                    help="/readyz fails when a partition is past its nextUpdate by more than this (default 3600)")
     p.add_argument("--reload-interval", type=_seconds, default=0.5, metavar="SECONDS",
                    help="how often to look for a newly published generation (default 0.5)")
+    p.add_argument("--no-verify-snapshots", dest="verify_snapshots", action="store_false",
+                   help="serve a generation without first checking its files against its manifest's digests "
+                        "(default: check; a damaged generation is refused and the current one kept)")
     p.add_argument("--server", choices=("uvicorn", "granian"), default=None,
                    help="HTTP server (default: the faster on these endpoints, see bench/RESULTS.md)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="warning")
@@ -108,6 +120,10 @@ def _cmd_serve(args) -> int:
             audit_key=Path(args.audit_key) if args.audit_key else None,
             max_items=args.max_items,
             max_body=args.max_body,
+            max_concurrent=args.max_concurrent,
+            max_concurrent_large=args.max_concurrent_large,
+            request_timeout=args.request_timeout,
+            verify_snapshots=args.verify_snapshots,
             stale_grace=args.stale_grace,
             reload_interval=max(args.reload_interval, 0.05),
             extra=extra,

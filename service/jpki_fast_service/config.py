@@ -22,6 +22,10 @@ ENV_VAR = "JPKI_FAST_SERVICE_CONFIG"
 DEFAULT_MAX_ITEMS = 1_000_000
 #: A million serials as JSON strings is about 14 MB; in the ``items`` form about 60 MB.
 DEFAULT_MAX_BODY = 128 * 1024 * 1024
+#: Per worker (jpki_fast_service.admission): requests in progress, those with large bodies, seconds.
+DEFAULT_MAX_CONCURRENT = 64
+DEFAULT_MAX_CONCURRENT_LARGE = 4
+DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,11 @@ class ServiceConfig:
     not ready. ``reload_interval``: seconds between checks for a newly published generation.
     ``audit_items``: requests with at most this many items record one HMAC per item; larger
     ones record one HMAC over all of them (the digest of the batch).
+    ``max_concurrent`` / ``max_concurrent_large`` / ``request_timeout``: admission control per
+    worker (:mod:`jpki_fast_service.admission`): requests in progress (503 past it), those with
+    bodies over 1 MiB, and the seconds a request may take (408 for a body still arriving, 503
+    for an answer not started). ``verify_snapshots``: check every generation against its
+    manifest's digests before serving it (a damaged one is refused, the current one stays).
     """
 
     store: Path
@@ -48,6 +57,10 @@ class ServiceConfig:
     stale_grace: float = 3600.0
     reload_interval: float = 0.5
     audit_items: int = 100
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    max_concurrent_large: int = DEFAULT_MAX_CONCURRENT_LARGE
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    verify_snapshots: bool = True
     extra: dict = field(default_factory=dict)  # room for components plugged in later (OCSP, console)
 
     def __post_init__(self) -> None:
@@ -59,6 +72,11 @@ class ServiceConfig:
             raise ValueError(f"max_items: {self.max_items} (must be at least 1)")
         if self.max_body < 1:
             raise ValueError(f"max_body: {self.max_body} (must be at least 1 byte)")
+        for name in ("max_concurrent", "max_concurrent_large"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: {getattr(self, name)} (must be at least 1)")
+        if not self.request_timeout > 0:
+            raise ValueError(f"request_timeout: {self.request_timeout} (must be positive)")
         if self.reload_interval <= 0:
             raise ValueError(f"reload_interval: {self.reload_interval} (must be positive)")
 

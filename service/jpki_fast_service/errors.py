@@ -134,7 +134,8 @@ async def _http_handler(request: Request, exc: StarletteHTTPException) -> Respon
 
         return error_response(too_large(request.app.state.config.max_body))
     if status == 404:
-        message, location = f"no such endpoint: {request.url.path} (see /docs)", "path"
+        # The path is not echoed: a client may have put a serial in it.
+        message, location = "no such endpoint (see /docs)", "path"
     elif status == 405:
         message, location = f"{request.method} is not allowed on {request.url.path}", "method"
     else:

@@ -62,6 +62,7 @@ def render(published: float | None) -> tuple[bytes, str]:
     if multiprocess():
         from prometheus_client import multiprocess as mp
 
+        _forget_dead_workers(mp)
         registry = CollectorRegistry()
         mp.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -76,3 +77,22 @@ def worker_exit() -> None:
         from prometheus_client import multiprocess as mp
 
         mp.mark_process_dead(os.getpid())
+
+
+def _forget_dead_workers(mp) -> None:
+    """Removes the live gauges of workers that died without :func:`worker_exit` (killed, or
+    crashed; the server starts another), so /metrics shows only workers that live."""
+    import re
+
+    directory = os.environ.get(MULTIPROC_ENV, "")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for pid in {int(m.group(1)) for m in map(re.compile(r"^gauge_live\w*_(\d+)\.db$").match, names) if m}:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mp.mark_process_dead(pid, directory)
+        except PermissionError:  # alive, someone else's
+            pass

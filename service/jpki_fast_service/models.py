@@ -365,6 +365,7 @@ class Readiness(BaseModel):
     reason: str | None = Field(description="why not ready")
     stale_partitions: int
     stale_grace_seconds: float
+    reload_error: str | None = Field(None, description="why the newest published generation is not served (still ready on the current one)")
 
 
 class ReloadResponse(BaseModel):

@@ -43,7 +43,8 @@ def prepare(config: ServiceConfig) -> None:
     from .auth import KeyRing
 
     check = subprocess.run(
-        [sys.executable, "-c", "import sys, jpki_fast; jpki_fast.open_store(sys.argv[1])", str(config.store)],
+        [sys.executable, "-c", "import sys, jpki_fast; jpki_fast.open_store(sys.argv[1], verify=sys.argv[2] == '1')", str(config.store),
+         "1" if config.verify_snapshots else "0"],
         capture_output=True,
         text=True,
     )
@@ -116,4 +117,8 @@ def _granian(host: str, port: int, workers: int, log_level: str) -> None:
         log_level=LogLevels(log_level),
         log_access=False,
         websockets=False,
+        # A worker that dies (the OOM killer, a crash) is replaced; by default granian would
+        # stop the whole server on the first one (service/tests/test_service_faults.py).
+        respawn_failed_workers=True,
+        respawn_interval=0.5,
     ).serve()

@@ -10,6 +10,14 @@ A background task checks :meth:`jpki_fast.Store.has_newer` (one small file read)
 ``reload_interval`` seconds and swaps in a newly published generation, after opening it and
 warming what the first certificate check would otherwise build. ``POST /v1/admin/reload`` does
 the same at once.
+
+A generation is verified before it is served (``verify``, the default: every file against the
+BLAKE3 digests of its manifest, as ``jpki-fast verify-store`` does), so a damaged or partly
+copied generation is refused, not answered from: the current snapshot stays, the failure is in
+:attr:`SnapshotHolder.last_error` (``/readyz``, the console, the ``reloads_total{outcome="failed"}``
+metric), and the refused generation is not tried again until ``CURRENT`` names another one (or
+an admin forces a reload). A generation deleted under a running server goes on answering from
+its open memory maps, which keep the deleted files' contents.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Callable
 import jpki_fast
 from fastapi import Request
 from jpki_fast import certs
+from jpki_fast.store import read_current
 
 log = logging.getLogger("jpki_fast_service")
 
@@ -39,18 +48,22 @@ class ReloadResult:
 class SnapshotHolder:
     """The current snapshot of a store; swapped atomically when a newer one is published."""
 
-    def __init__(self, root: Path, on_swap: Callable[[jpki_fast.Store, int], None] | None = None) -> None:
+    def __init__(self, root: Path, on_swap: Callable[[jpki_fast.Store, int], None] | None = None, verify: bool = True,
+                 on_failure: Callable[[], None] | None = None) -> None:
         self.root = Path(root)
+        self.verify = verify
         self._lock = threading.Lock()  # one reload at a time (poller and admin endpoint)
         self._on_swap = on_swap
+        self._on_failure = on_failure
         self.store = self._open()
         self.loaded_at = time.time()
         self.last_error: str | None = None
+        self._refused: int | None = None  # the published generation that failed to open
         if on_swap is not None:
             on_swap(self.store, 0)
 
     def _open(self) -> jpki_fast.Store:
-        store = jpki_fast.open_store(self.root)
+        store = jpki_fast.open_store(self.root, verify=self.verify)
         # What the first certificate check or login would otherwise build on its own time: the
         # batch path's imports and context, and the one-item path's partition ids.
         store.check_certificates([])
@@ -69,10 +82,18 @@ class SnapshotHolder:
             previous = self.store.generation
             if not force and not self.store.has_newer():
                 return ReloadResult(previous, previous, False)
-            store = self._open()
+            try:
+                store = self._open()
+            except Exception as exc:
+                self._refused = read_current(self.root)
+                self.last_error = f"generation {self._refused} not loaded, still serving {previous}: {type(exc).__name__}: {exc}"
+                if self._on_failure is not None:
+                    self._on_failure()
+                raise
             self.store = store  # the atomic swap: requests hold the store they started with
             self.loaded_at = time.time()
             self.last_error = None
+            self._refused = None
         if self._on_swap is not None:
             self._on_swap(store, previous)
         log.info("snapshot generation %d loaded (was %d)", store.generation, previous)
@@ -83,14 +104,15 @@ class SnapshotHolder:
         while True:
             await asyncio.sleep(interval)
             try:
-                if self.store.has_newer():
+                if self.store.has_newer() and read_current(self.root) != self._refused:
                     await asyncio.to_thread(self.reload)
                 if also is not None:
                     also()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep serving the current snapshot; readyz reports it
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.last_error is None:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("reload failed, still serving generation %d: %s", self.store.generation, self.last_error)
 
 
