@@ -32,3 +32,12 @@ def test_arrow_column_name_not_utf8_is_a_bad_body():
             decode_status_arrow(payload)
         assert err.value.http_status == 400 and err.value.location == "body"
         assert "UTF-8" in str(err.value)
+
+
+def test_arrow_column_of_a_type_pyarrow_cannot_wrap_is_a_bad_body():
+    # atheris, status_arrow: a changed type id in the issuer column's schema made pyarrow raise
+    # KeyError (21) when the column was read, escaping decode_status_arrow (a 500 in the service).
+    payload = (VECTORS / "python-arrow-issuer-column-unknown-type-id").read_bytes()[1:]
+    with pytest.raises(WireError) as err:
+        decode_status_arrow(payload)
+    assert 400 <= err.value.http_status < 500

@@ -338,7 +338,10 @@ def _column(table: pa.Table, name: str) -> pa.Array:
     string or binary serial column, whose offsets the Rust core checks row by row and whose
     text it echoes only when valid UTF-8 (a full check would cost as much as the decoding)."""
     column = table.column(name)
-    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    try:
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    except (KeyError, pa.ArrowException) as exc:  # KeyError: a type id pyarrow cannot wrap
+        raise WireError(f"column {name!r} is damaged or of an unknown type ({type(exc).__name__})", 400, f"/{name}") from None
     t = array.type
     varlen = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
     plain = name == "serial" and varlen
