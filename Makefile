@@ -122,10 +122,11 @@ bench-sweep: $(BUILT) $(SPARK)
 	$(PY) bench/bench_sweep.py --write-results
 
 # Fuzzing (README "Fuzzing"): each cargo-fuzz target of fuzz/ for FUZZ_SECONDS, one at a time and
-# niced, then the atheris harness of the Python entry points. cargo-fuzz and atheris are installed
-# when missing; the stable toolchain runs cargo-fuzz with RUSTC_BOOTSTRAP=1. A crash, a hang
-# (-timeout), a leak (LeakSanitizer) or a memory blow-up (-rss_limit_mb) fails the run and leaves
-# the input in fuzz/artifacts/<target>/ (atheris: in the current directory, crash-*).
+# niced (fuzz/run.sh), then the atheris harness of the Python entry points. cargo-fuzz and atheris
+# are installed when missing; the stable toolchain runs cargo-fuzz with RUSTC_BOOTSTRAP=1. A crash,
+# a hang (-timeout), a leak (LeakSanitizer) or a memory blow-up (-rss_limit_mb) fails the run and
+# leaves the input in fuzz/artifacts/<target>/ (atheris: fuzz/artifacts/python/); every target
+# still runs. Logs: fuzz/artifacts/logs/.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= der crl certificate pem_trust ocsp_request
 FUZZ_NICE ?= nice -n 19
@@ -136,14 +137,15 @@ $(ATHERIS): $(STAMP)
 
 fuzz: $(BUILT) $(ATHERIS)
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p fuzz/corpus/$$t; echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	  RUSTC_BOOTSTRAP=1 $(FUZZ_NICE) cargo fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
-	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 || exit 1; \
-	done
-	mkdir -p fuzz/corpus/python
+	@status=0; \
+	FUZZ_NICE="$(FUZZ_NICE)" fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS) || status=1; \
+	mkdir -p fuzz/corpus/python fuzz/artifacts/python fuzz/artifacts/logs; \
+	echo "fuzz: python entry points for $(FUZZ_SECONDS) s (log: fuzz/artifacts/logs/python.log)"; \
 	$(FUZZ_NICE) $(PY) fuzz/python/fuzz_entry_points.py fuzz/corpus/python fuzz/seeds/python \
-	  -max_total_time=$(FUZZ_SECONDS) -timeout=60 -print_final_stats=1
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=60 -rss_limit_mb=3072 -artifact_prefix=fuzz/artifacts/python/ \
+	  -print_final_stats=1 >fuzz/artifacts/logs/python.log 2>&1 || { status=1; echo "fuzz: python FAILED (see fuzz/artifacts/logs/python.log)"; }; \
+	grep -E '^#[0-9]+|^stat::number_of_executed_units' fuzz/artifacts/logs/python.log | tail -2; \
+	exit $$status
 
 # Dependency audit (README "Audit"): cargo-audit over Cargo.lock and fuzz/Cargo.lock (RustSec's
 # advisory database, a git repository it clones) and pip-audit over the installed environment

@@ -1,10 +1,12 @@
 //! The certificate parser (rust/core/src/cert.rs) and JPKI path validation
-//! (rust/core/src/validate.rs) against the real JPKI CA keys: never panics, and a parsed
-//! serial is exact.
+//! (rust/core/src/validate.rs) against the real JPKI CA keys: never panics, a parsed serial is
+//! exact, what was parsed is the whole input (its tbsCertificate inside it), and the same
+//! certificate given as PEM parses to the same fields.
 #![no_main]
 
 use std::sync::OnceLock;
 
+use base64::Engine;
 use jpki_fast_core::cert::{self, Certificate};
 use jpki_fast_core::serial::SerialKey;
 use jpki_fast_core::trust::{Anchors, CaKind};
@@ -42,6 +44,16 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
+    assert_eq!(c.raw, &der[..], "the certificate is not the whole input");
+    assert!(der.windows(c.tbs.len()).any(|w| w == c.tbs), "tbsCertificate is not inside the input");
+    if !jpki_fast_core::pem::looks_like_pem(&der) {
+        let body = base64::engine::general_purpose::STANDARD.encode(&der[..]);
+        let pem = format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n");
+        let again = cert::decode(pem.as_bytes()).expect("the certificate as PEM");
+        assert_eq!(again.as_ref(), &der[..], "PEM round trip");
+        let p = Certificate::parse(&again).expect("the same certificate from PEM");
+        assert_eq!((p.serial, &p.issuer, &p.subject, p.not_before, p.not_after), (c.serial, &c.issuer, &c.subject, c.not_before, c.not_after));
+    }
     let key = SerialKey::from_integer(c.serial).expect("a parsed serial is a valid key");
     assert_eq!(key.to_integer(), c.serial, "serial identity is not exact");
     let _ = (c.key_identifier(), c.is_ca(), c.allows(1), c.rsa.map(|k| k.bits()));

@@ -338,7 +338,10 @@ def _column(table: pa.Table, name: str) -> pa.Array:
     string or binary serial column, whose offsets the Rust core checks row by row and whose
     text it echoes only when valid UTF-8 (a full check would cost as much as the decoding)."""
     column = table.column(name)
-    array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    try:
+        array = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    except (KeyError, pa.ArrowException) as exc:  # KeyError: a type id pyarrow cannot wrap
+        raise WireError(f"column {name!r} is damaged or of an unknown type ({type(exc).__name__})", 400, f"/{name}") from None
     t = array.type
     varlen = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
     plain = name == "serial" and varlen
@@ -366,6 +369,7 @@ def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> S
     try:
         reader = pa.ipc.open_stream(pa.py_buffer(body))
         schema = reader.schema
+        columns = schema.names  # decoded from UTF-8 here: a bad name is a bad body
         batches = []
         rows = 0
         for batch in reader:
@@ -373,14 +377,16 @@ def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> S
             if rows > max_items:
                 raise WireError(f"more than {max_items:,} items in one request", 413, "body")
             batches.append(batch)
+    except UnicodeDecodeError:
+        raise WireError("not a readable Arrow IPC stream: a column name is not valid UTF-8", 400, "body") from None
     except (pa.ArrowException, OSError, ValueError) as exc:
         if isinstance(exc, WireError):
             raise
         raise WireError(f"not a readable Arrow IPC stream: {exc}", 400, "body") from None
     table = pa.Table.from_batches(batches, schema)
     meta = _metadata(schema)
-    if "serial" not in schema.names:
-        raise WireError(f"no 'serial' column (columns: {', '.join(schema.names) or 'none'})", 422, "/serial")
+    if "serial" not in columns:
+        raise WireError(f"no 'serial' column (columns: {', '.join(columns) or 'none'})", 422, "/serial")
     if table.num_rows == 0:
         raise WireError("empty batch: no rows", 422, "body")
     now = None
@@ -395,7 +401,7 @@ def decode_status_arrow(body: bytes, *, max_items: int = DEFAULT_MAX_ITEMS) -> S
             raise WireError("expected true or false", 422, "schema metadata: provenance")
         provenance = meta["provenance"].lower() == "true"
     n = table.num_rows
-    if "issuer" in schema.names:
+    if "issuer" in columns:
         names, codes = _arrow_issuers(_column(table, "issuer"))
     elif meta.get("issuer"):
         names, codes = pa.array([meta["issuer"]], pa.large_string()), None
