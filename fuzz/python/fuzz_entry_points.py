@@ -38,10 +38,9 @@ import faulthandler
 import signal
 
 import atheris
+import pyarrow as pa
 
 faulthandler.register(signal.SIGUSR1, all_threads=True)
-
-import pyarrow as pa
 
 with atheris.instrument_imports():
     import jpki_fast
@@ -191,7 +190,8 @@ def write_seeds() -> None:
     seeds += [b"\x01" + p.read_bytes() for p in w.certificates[:2]]
     seeds += [b"\x01" + (HERE.parent.parent / "tests" / "vectors" / "jpki" / "auth_cert_sample.der").read_bytes()]
     seeds += [b"\x02" + s.encode() for s in ("054CFCD8", "-0x01", "05:4c:fc:d8", "00" * 21, "zz")]
-    seeds.append(b"\x03" + json.dumps({"issuer": "auth_ca_2023", "serials": ["054CFCD8", "-01", "x"], "now": "2026-11-26T12:00:00Z"}).encode())
+    status = {"issuer": "auth_ca_2023", "serials": ["054CFCD8", "-01", "x"], "now": "2026-11-26T12:00:00Z"}
+    seeds.append(b"\x03" + json.dumps(status).encode())
     seeds.append(b"\x03" + json.dumps({"items": [{"issuer": "auth_ca_2023", "serial": "01"}], "provenance": True}).encode())
     sink = io.BytesIO()
     table = pa.table({"issuer": ["auth_ca_2023"], "serial": ["054CFCD8"]})
