@@ -67,9 +67,9 @@ def _direct(dep: Dependant, root: bool = False) -> bool:
     return all(_direct(d) for d in dep.dependencies)
 
 
-async def _call(dep: Dependant, request: Request, cache: dict) -> Any:
-    """Calls ``dep`` after its sub-dependencies (depth first, in declaration order), each
-    dependency with ``use_cache`` once per request, as FastAPI's solver does."""
+async def _sub_values(dep: Dependant, request: Request, cache: dict) -> dict[str, Any]:
+    """The values of ``dep``'s sub-dependencies by parameter name, each called once per request
+    when ``use_cache`` (FastAPI's rule)."""
     values: dict[str, Any] = {}
     for sub in dep.dependencies:
         value = cache.get(sub.call, _UNSET) if sub.use_cache else _UNSET
@@ -78,6 +78,13 @@ async def _call(dep: Dependant, request: Request, cache: dict) -> Any:
             cache.setdefault(sub.call, value)
         if sub.name is not None:
             values[sub.name] = value
+    return values
+
+
+async def _call(dep: Dependant, request: Request, cache: dict) -> Any:
+    """Calls ``dep`` after its sub-dependencies (depth first, in declaration order), each
+    dependency with ``use_cache`` once per request, as FastAPI's solver does."""
+    values = await _sub_values(dep, request, cache)
     if dep.request_param_name:
         values[dep.request_param_name] = request
     if dep.http_connection_param_name:
@@ -136,14 +143,7 @@ class DirectRoute(APIRoute):
                 except Exception as e:
                     raise HTTPException(status_code=400, detail="There was an error parsing the body") from e
             cache: dict = {}
-            values: dict[str, Any] = {}
-            for sub in dependant.dependencies:
-                value = cache.get(sub.call, _UNSET) if sub.use_cache else _UNSET
-                if value is _UNSET:
-                    value = await _call(sub, request, cache)
-                    cache.setdefault(sub.call, value)
-                if sub.name is not None:
-                    values[sub.name] = value
+            values = await _sub_values(dependant, request, cache)
             if body_fields:
                 body_values, errors = await request_body_to_args(body_fields=body_fields, received_body=body, embed_body_fields=embed)
                 if errors:
