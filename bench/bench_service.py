@@ -221,13 +221,17 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None, 
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
         if shutil.which("wrk") is None:
             raise RuntimeError("wrk is not installed (apt-get install -y wrk)")
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s"]
+    argv = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s"]
     for h in headers:
         argv += ["-H", h]
     if script:
         argv += ["-s", str(script)]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=seconds + 60).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    ran = subprocess.run(argv + [url], capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=seconds + 60)
+    out = ran.stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no rate (exit {ran.returncode}): {ran.stderr.strip() or out.strip()}")
+    rps = float(found.group(1))
 
     def latency(p: str) -> float:
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
