@@ -32,6 +32,7 @@ try:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is in the service's dev extra
@@ -72,6 +73,15 @@ class Browser:
             message = json.loads(entry["message"])["message"]
             if message.get("method") == "Network.requestWillBeSent":
                 self.requests.append(message["params"]["request"]["url"])
+
+    def click_and_load(self, element) -> None:
+        """Clicks ELEMENT (a submit button or a link) and waits until the page it leads to has
+        replaced this one and finished loading: a click returns before the navigation it starts."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
+        element.click()
+        self.wait(expected_conditions.staleness_of(old), timeout=30)
+        self.wait(lambda d: d.execute_script("return document.readyState") == "complete", timeout=30)
+        self.drain()
 
     def find(self, css: str):
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -125,8 +135,7 @@ def _sign_in(browser: Browser, key: str) -> None:
     field = browser.find("#api_key")
     field.clear()
     field.send_keys(key)
-    browser.find("form[action='/ui/login'] button[type=submit]").click()
-    browser.drain()
+    browser.click_and_load(browser.find("form[action='/ui/login'] button[type=submit]"))
 
 
 def test_signing_in_with_an_unknown_key_fails_and_with_a_known_key_opens_the_overview(browser, world):
@@ -203,8 +212,7 @@ def test_a_partition_published_with_an_old_next_update_raises_the_stale_alert(br
     assert browser.find("[data-testid=readiness]").text == "not ready"
     assert int(browser.find("[data-testid=stale]").text.split()[-1]) == 1
     browser.screenshot("overview-stale-en")
-    alert.find_element(By.LINK_TEXT, "Show stale partitions").click()
-    browser.drain()
+    browser.click_and_load(alert.find_element(By.LINK_TEXT, "Show stale partitions"))
     rows = [r for r in browser.find_all("#partitions tbody tr[data-state]") if r.is_displayed()]
     assert len(rows) == 1 and rows[0].get_attribute("data-state") == "stale"
 
@@ -214,8 +222,7 @@ def test_checking_a_revoked_serial_shows_its_reason(browser, world):
     browser.get("/ui/check?lang=en")
     Select(browser.find("#issuer")).select_by_value("auth_ca_2023")
     browser.find("#serials").send_keys(f"{serial}\n05A00001\nnot-hex")
-    browser.find("#serials-form button[type=submit]").click()
-    browser.drain()
+    browser.click_and_load(browser.find("#serials-form button[type=submit]"))
     row = browser.find("[data-testid=results] tbody tr[data-status=revoked]")
     assert row.find_element(By.CSS_SELECTOR, "th").text == serial
     assert reason in row.find_element(By.CSS_SELECTOR, "[data-testid=reason]").text
@@ -234,12 +241,10 @@ def test_a_screenshot_of_every_page_in_both_languages(browser, world):
             browser.screenshot(f"{name}-{lang}")
         browser.get(f"/ui/check?lang={lang}")
         browser.find("#serials").send_keys(f"{serial}\n05A00001")
-        browser.find("#serials-form button[type=submit]").click()
-        browser.drain()
+        browser.click_and_load(browser.find("#serials-form button[type=submit]"))
         browser.screenshot(f"check-{lang}")
     assert browser.find("h1").text == "照会"
-    browser.find("form.logout button").click()
-    browser.drain()
+    browser.click_and_load(browser.find("form.logout button"))
     for lang in ("en", "ja"):
         browser.get(f"/ui/login?lang={lang}")
         browser.screenshot(f"login-{lang}")
