@@ -41,6 +41,7 @@ from cryptography.x509 import ocsp as x509_ocsp
 
 import jpki_fast
 from jpki_fast import ingest, ocsp, synth
+from jpki_fast_service.server import DEFAULT_SERVER
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -306,7 +307,8 @@ def render(r: dict) -> str:
         "",
         f"`make bench-ocsp` on {_machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
         f"`uptime` before: {r['uptime_before']}; after: {r['uptime_after']}. Store: {r['entries']:,} synthetic entries, "
-        f"1,900 partitions per CA. Ours: `jpki-fast serve` with {r['workers']} granian workers (the default) and ECDSA P-256 responders; "
+        f"1,900 partitions per CA. Ours: `jpki-fast serve` with {r['workers']} {DEFAULT_SERVER} workers (the default) "
+        "and ECDSA P-256 responders; "
         f"wrk with 2 threads on the same cores. Requests: {r['requests']:,} distinct single-certificate requests for {ISSUER} "
         "(half revoked serials, half good), rotated by a wrk Lua script; every answer checked against the truth first.",
         "",

@@ -41,6 +41,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -163,13 +164,35 @@ def rss(pids: list[int]) -> list[dict[str, int]]:
 
 
 # --------------------------------------------------------------------------------------------
-# The batch client: keep-alive connections in several processes, orjson both ways.
+# The batch client: keep-alive connections in several processes; request bodies made once with
+# orjson, answers decoded and validated with msgspec against the answer's schema (every result
+# must have its serial, issuer and status as strings): three times cheaper than orjson.loads into
+# dicts (1.5 ms against 4.5 ms for 10,000 results here), so that on two shared cores the
+# client's own work takes less of them than the server does.
 
 
-def _client(args) -> tuple[int, int, list[float], str | None]:
-    port, path, body, headers, seconds, parse = args
+class _Result(msgspec.Struct, gc=False):
+    serial: str
+    issuer: str
+    status: str
+    reason: str | None = None
+    revocation_date: str | None = None
+
+
+class _Answer(msgspec.Struct, gc=False):
+    generation: int
+    results: list[_Result]
+    checked_at: str | None = None
+
+
+_ANSWER = msgspec.json.Decoder(_Answer)
+
+
+def _client(args) -> tuple[int, int, list[float], str | None, float]:
+    port, path, body, headers, seconds, parse, count = args
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     done, errors, times, first = 0, 0, [], None
+    cpu = time.process_time()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         t = time.perf_counter()
@@ -181,20 +204,29 @@ def _client(args) -> tuple[int, int, list[float], str | None]:
             first = first or data[:200].decode(errors="replace")
             continue
         if parse == "json":
-            orjson.loads(data)
+            answered = len(_ANSWER.decode(data).results)
         elif parse == "arrow":
-            pa.ipc.open_stream(data).read_all()
+            answered = pa.ipc.open_stream(data).read_all().num_rows
+        if parse in ("json", "arrow") and answered != count:
+            errors += 1
+            first = first or f"{answered} results for {count} serials"
+            continue
         times.append(time.perf_counter() - t)
         done += 1
     conn.close()
-    return done, errors, times, first
+    return done, errors, times, first, time.process_time() - cpu
 
 
 def load(port: int, path: str, body: bytes, headers: dict, seconds: float, clients: int, parse: str) -> dict:
+    count = 0
+    if parse == "json":
+        count = len(orjson.loads(body)["serials"])
+    elif parse == "arrow":
+        count = pa.ipc.open_stream(body).read_all().num_rows
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         started = time.perf_counter()
         try:
-            results = pool.map(_client, [(port, path, body, headers, seconds, parse)] * clients)
+            results = pool.map(_client, [(port, path, body, headers, seconds, parse, count)] * clients)
         except (TimeoutError, OSError) as exc:  # a server that stops answering is a result too
             return {"error": f"{type(exc).__name__}: {exc}"}
         elapsed = time.perf_counter() - started
@@ -206,6 +238,7 @@ def load(port: int, path: str, body: bytes, headers: dict, seconds: float, clien
     return {
         "requests": done,
         "rps": done / elapsed,
+        "client_cpu_ms": sum(r[4] for r in results) / done * 1e3 if done else None,
         "p50_ms": statistics.median(times) * 1e3 if times else None,
         "p99_ms": times[int(0.99 * (len(times) - 1))] * 1e3 if times else None,
     }
@@ -389,7 +422,7 @@ def main() -> int:
     naive = serve_naive(store, args.workers, out)
     try:
         load(naive.port, "/v1/status", json10k, h, 2, 1, "json")
-        results["naive_json10k"] = load(naive.port, "/v1/status", json10k, h, args.seconds, args.clients, "json")
+        results["naive_json10k"] = with_cpu(naive, load, naive.port, "/v1/status", json10k, h, args.seconds, args.clients, "json")
         results["naive_rss"] = rss(naive.workers())
     finally:
         naive.stop()
@@ -440,8 +473,8 @@ def render(r: dict) -> str:
         "",
         f"`make bench-service` on {_machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"`uptime`: {r['uptime']}. Store: {r['entries']:,} synthetic entries. Server: {r['workers']} worker processes; "
-        f"load generators on the same cores: the batch client {r['clients']} processes (keep-alive, orjson), wrk 2 threads "
-        "and 8 connections. Everything competes for the same cores, and the figures include that.",
+        f"load generators on the same cores: the batch client {r['clients']} processes (keep-alive, answers decoded with "
+        "msgspec), wrk 2 threads and 8 connections. Everything competes for the same cores, and the figures include that.",
         "",
         "| measurement | " + " | ".join(s for s in ("uvicorn", "granian") if s in r) + " |",
         "|---|" + "---|" * sum(s in r for s in ("uvicorn", "granian")),
@@ -459,10 +492,13 @@ def render(r: dict) -> str:
     def ratio(m: dict) -> str:
         if "error" in m or "error" in r["naive_json10k"]:
             return "-"
-        return f"{m['rps'] / r['naive_json10k']['rps']:.1f}x (naive: {r['naive_json10k']['rps'] * 10_000 / 1e6:.3f} M/s)"
+        naive = r["naive_json10k"]
+        by_cpu = f", {naive['server_cpu_ms'] / m['server_cpu_ms']:.1f}x in server CPU per request" if "server_cpu_ms" in m else ""
+        return f"{m['rps'] / naive['rps']:.1f}x (naive: {naive['rps'] * 10_000 / 1e6:.3f} M/s){by_cpu}"
 
     def cpu(m: dict) -> str:
-        return f"{m['server_cpu_ms']:.2f} ms" if "server_cpu_ms" in m else "-"
+        text = f"{m['server_cpu_ms']:.2f} ms" if "server_cpu_ms" in m else "-"
+        return text + (f" (the client's own: {m['client_cpu_ms']:.2f} ms)" if m.get("client_cpu_ms") else "")
 
     row("`/v1/status` JSON, 10,000 serials a request: checks/s", lambda x: checks(x["json10k"], 10_000))
     row("  against the naive FastAPI endpoint (pydantic per item, a Python set, uvicorn)", lambda x: ratio(x["json10k"]))

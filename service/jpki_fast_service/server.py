@@ -22,9 +22,12 @@ from .config import ENV_VAR, ServiceConfig
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as jpki_fast_service.metrics reads it (not imported here)
 
 #: The faster of the two on this service's endpoints (bench/bench_service.py; figures in
-#: bench/RESULTS.md): granian answered about twice the logins and three times the trivial
-#: requests uvicorn (uvloop, httptools) did, in interleaved runs on the same machine.
-DEFAULT_SERVER = "granian"
+#: bench/RESULTS.md, "The service"): on a quiet machine, in three runs, uvicorn (uvloop,
+#: httptools) spent less server CPU on every request kind (JSON batches 3.6-4.7 ms against
+#: 4.7-5.4 ms, logins 0.58-0.64 ms against 0.65-0.66 ms) and answered more batches and, in two
+#: of three runs, more logins; granian only accepted new connections faster. (Earlier runs on
+#: a loaded machine had favoured granian.) Both are tested; ``--server granian`` remains.
+DEFAULT_SERVER = "uvicorn"
 FACTORY = "jpki_fast_service.app:create_app_from_env"
 
 
