@@ -434,7 +434,9 @@ def test_interrupted_sweep_leaves_no_output_and_keeps_an_earlier_one(day, store,
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_killed_cli_sweep_leaves_no_file(day, tmp_path, sig):
     customers = _customers(day, 2000)
-    pq.write_table(pa.concat_tables([customers] * 100), tmp_path / "c.parquet")  # 200,000 rows
+    # 2,000,000 rows in batches of 500: seconds of work, so the signal lands mid-sweep even on a
+    # quiet machine (200,000 rows once finished before it arrived).
+    pq.write_table(pa.concat_tables([customers] * 1000), tmp_path / "c.parquet")
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -30,9 +30,9 @@ ARTIFACTS = Path(os.environ.get("JPKI_FAST_ARTIFACTS") or Path(__file__).resolve
 try:
     from selenium import webdriver
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.wait import WebDriverWait
 except ImportError:  # pragma: no cover - selenium is in the service's dev extra
@@ -77,10 +77,18 @@ class Browser:
     def click_and_load(self, element) -> None:
         """Clicks ELEMENT (a submit button or a link) and waits until the page it leads to has
         replaced this one and finished loading: a click returns before the navigation it starts."""
-        old = self.driver.find_element(By.TAG_NAME, "html")
+        # A mark on this page's window: the page the click leads to has a new window object
+        # without it. (Waiting for an element to go stale is not enough: chromedriver answers
+        # "node does not belong to the document", not "stale element", while the page changes.)
+        self.driver.execute_script("window.__jpkiLeaving = true")
         element.click()
-        self.wait(expected_conditions.staleness_of(old), timeout=30)
-        self.wait(lambda d: d.execute_script("return document.readyState") == "complete", timeout=30)
+        def arrived(driver) -> bool:
+            try:
+                return driver.execute_script("return !window.__jpkiLeaving && document.readyState === 'complete'")
+            except WebDriverException:  # asked while the old page unloads
+                return False
+
+        self.wait(arrived, timeout=30)
         self.drain()
 
     def find(self, css: str):
