@@ -167,6 +167,18 @@ def test_a_tenant_gets_no_diff_download_link_an_admin_does(app, world, ops):
         assert 'data-testid="no-download"' in page.text and "/ui/changes/diff" not in page.text
 
 
+def test_a_tenants_admin_key_gets_no_diff_either(app, world):
+    """The diff lists serials: a tenant-bound admin key (which sees its tenant's usage) is still
+    a tenant's, and gets neither the link nor the file."""
+    with client(app) as c:
+        sign_in(c, world.keys["bank-admin"])
+        page = c.get("/ui/changes")
+        assert page.status_code == 200 and 'data-testid="no-download"' in page.text and "/ui/changes/diff" not in page.text
+        for query in ("", "?format=parquet"):
+            r = c.get("/ui/changes/diff" + query)
+            assert r.status_code == 403 and "Not allowed" in r.text and "serial" not in r.headers.get("content-type", "")
+
+
 def test_the_diff_download_is_the_librarys_diff(ops, world):
     from jpki_fast.history import diff
 

@@ -13,8 +13,8 @@ page                    roles                what
 Overview ``/ui``        query or admin       generation, age, readiness, counts, alerts
 Partitions              query or admin       every partition CRL, by prefecture
 Changes                 query or admin       newly revoked per day by reason, last diff counts
-  diff download         admin                the list of changed serials (a tenant gets
-                                             answers, never lists)
+  diff download         admin, no tenant     the list of changed serials (a tenant, its
+                                             admin keys included, gets answers, never lists)
 Check                   query                serials or a certificate, through the API itself
 Audit                   admin                requests per key and endpoint per day (a
                                              tenant-bound admin key: its tenant's only), and
@@ -193,6 +193,12 @@ def _now() -> int:
     return int(time.time())
 
 
+def _may_download(principal: Principal) -> bool:
+    """The diff is a list of serials: the platform's, for admin keys bound to no tenant. A
+    tenant (its admin keys included) gets answers, never lists (docs/SECURITY.md)."""
+    return principal.has("admin") and principal.tenant is None
+
+
 def router(app: FastAPI) -> APIRouter:
     """The console's router for ``app`` (the entry point ``jpki_fast_service.routers`` calls it)."""
     console = Console(app)
@@ -319,7 +325,7 @@ def router(app: FastAPI) -> APIRouter:
         values = {reason: [d["added"].get(reason, 0) for d in facts["days"]] for reason in facts["reasons"]}
         chart = charts.stacked_bars(labels, values, facts["reasons"]) if facts["days"] else None
         return console.render(request, "changes.html", {
-            "c": facts, "chart": chart, "may_download": login.principal.has("admin"), "generation": store.generation,
+            "c": facts, "chart": chart, "may_download": _may_download(login.principal), "generation": store.generation,
             "page_title": "Changes", "page": "changes",
         }, login=login)
 
@@ -328,6 +334,8 @@ def router(app: FastAPI) -> APIRouter:
         login = console.gate(request, ("admin",))
         if not isinstance(login, Login):
             return login
+        if not _may_download(login.principal):
+            return console.denied(request, login, ("admin",))
         if format not in ("csv", "parquet"):
             return Response("format: csv or parquet", status_code=422, media_type="text/plain")
         store = request.app.state.snapshots.store
