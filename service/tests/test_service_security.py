@@ -22,7 +22,7 @@ from .svc_helpers import NOW, b64, load_key, login_body
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "jpki"
 
-#: Routes answered without a key or session, and why (docs/SECURITY.md "Authentication").
+#: Routes answered without a key or session, and why (docs/SECURITY.md "What is public, and why").
 PUBLIC = {
     ("GET", "/healthz"): "liveness probe: says nothing about any tenant",
     ("GET", "/readyz"): "readiness probe: generation and freshness counts",
