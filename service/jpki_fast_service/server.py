@@ -26,6 +26,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as jpki_fast_service.metrics reads
 #: requests uvicorn (uvloop, httptools) did, in interleaved runs on the same machine.
 DEFAULT_SERVER = "granian"
 FACTORY = "jpki_fast_service.app:create_app_from_env"
+#: granian does not read X-Forwarded-For/-Proto by itself: its factory adds what uvicorn does.
+GRANIAN_FACTORY = "jpki_fast_service.app:create_app_behind_proxy_from_env"
 
 
 def prepare(config: ServiceConfig) -> None:
@@ -106,7 +108,7 @@ def _granian(host: str, port: int, workers: int, log_level: str) -> None:
     from granian.server import Server
 
     Server(
-        FACTORY,
+        GRANIAN_FACTORY,
         address=host,
         port=port,
         interface=Interfaces.ASGI,
