@@ -70,6 +70,10 @@ LOGIN_CSP = (
     "base-uri 'none'"
 )
 
+#: How the sign-in and sign-out forms are read. They hold a key, a token and a console path, no
+#: file, and are read before any key is known, so nothing else bounds them (docs/SECURITY.md F12):
+#: a file part is refused before Starlette spools it, a field over 4 KiB as soon as it passes that.
+SMALL_FORM = {"max_files": 0, "max_fields": 8, "max_part_size": 4096}
 #: Serials one form may check (the console is for spot checks; batches go to POST /v1/status).
 MAX_FORM_SERIALS = 10_000
 #: Rows of results a page shows (the counts cover all of them).
@@ -223,7 +227,7 @@ def router(app: FastAPI) -> APIRouter:
 
     @r.post("/ui/login")
     async def login_submit(request: Request):
-        form = await request.form()
+        form = await request.form(**SMALL_FORM)
         target = str(form.get("next") or "/ui")
         if not same_origin(request) or not same_token(request.cookies.get(LOGIN_COOKIE), str(form.get("login_token") or "")):
             return _login_page(request, target, "expired", 400)
@@ -240,7 +244,7 @@ def router(app: FastAPI) -> APIRouter:
 
     @r.post("/ui/logout")
     async def logout(request: Request):
-        form = await request.form()
+        form = await request.form(**SMALL_FORM)
         login = console.login_of(request)
         if login is not None and (not same_origin(request) or not same_token(login.csrf, str(form.get("csrf") or ""))):
             return Response("CSRF check failed: reload the page and try again", status_code=403, media_type="text/plain")
