@@ -147,10 +147,13 @@ fuzz: $(BUILT) $(ATHERIS)
 	grep -E '^#[0-9]+|^stat::number_of_executed_units' fuzz/artifacts/logs/python.log | tail -2; \
 	exit $$status
 
-# Dependency audit (README "Audit"): cargo-audit over Cargo.lock and fuzz/Cargo.lock (RustSec's
-# advisory database, a git repository it clones) and pip-audit over the installed environment
-# (PyPI's vulnerability data). Both are installed when missing; each result is printed, and the
-# target fails when either finds an advisory or cannot fetch its database.
+# Dependency audit (docs/SECURITY.md "Dependency audit"): cargo-audit over Cargo.lock and
+# fuzz/Cargo.lock (RustSec's advisory database, a git repository it clones) and pip-audit over the
+# installed environment (PyPI's vulnerability data). Both are installed when missing; each result
+# is printed, and the target fails when either finds an advisory or cannot fetch its data.
+# pip-audit --strict: a package it could not look up fails the audit (without it, an index that
+# does not answer PyPI's per-version JSON skips every package and still says "No known
+# vulnerabilities found"); --skip-editable leaves out this checkout's own two packages.
 AUDIT := $(VENV)/.pip-audit
 $(AUDIT): $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check "pip-audit>=2.7"
@@ -161,7 +164,7 @@ audit: $(AUDIT) $(SERVICE)
 	@status=0; \
 	echo "== cargo audit (Cargo.lock)"; cargo audit --file Cargo.lock || status=1; \
 	echo "== cargo audit (fuzz/Cargo.lock)"; cargo audit --file fuzz/Cargo.lock || status=1; \
-	echo "== pip-audit (the installed environment, $(VENV))"; $(VENV)/bin/pip-audit --progress-spinner off || status=1; \
+	echo "== pip-audit (the installed environment, $(VENV))"; $(VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off || status=1; \
 	exit $$status
 
 clean:

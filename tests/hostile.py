@@ -10,7 +10,7 @@ checked against pyca in tests/test_strict.py.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Sequence
+from typing import Callable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -154,9 +154,13 @@ def crl(
     inner_trailing: bytes = b"",
     trailing: bytes = b"",
     extensions: bool = True,
+    idp_flags: bytes | None = None,
+    extra_extensions: Sequence[bytes] = (),
 ) -> bytes:
     """A CertificateList signed by ``ca`` (RFC 5280 §5.1), v2 with authorityKeyIdentifier,
-    cRLNumber and an issuingDistributionPoint naming ``partition`` unless told otherwise."""
+    cRLNumber and an issuingDistributionPoint naming ``partition`` unless told otherwise.
+    ``idp_flags`` replaces the issuingDistributionPoint's flags after its name (by default
+    onlyContainsUserCerts TRUE); ``extra_extensions`` are appended to crlExtensions as given."""
     inner = inner_algorithm or algorithm(signature_oid)
     outer = outer_algorithm or inner
     parts = [version or b"", inner, ca.cert.subject.public_bytes()]
@@ -172,8 +176,10 @@ def crl(
             exts.append(seq(oid("2.5.29.20"), octets(integer(number))))
         if partition is not None:
             directory = tlv(0xA4, partition_name(partition).public_bytes())
-            idp = seq(tlv(0xA0, tlv(0xA0, directory)), tlv(0x81, b"\xff"))
+            flags = tlv(0x81, b"\xff") if idp_flags is None else idp_flags
+            idp = seq(tlv(0xA0, tlv(0xA0, directory)), flags)
             exts.append(seq(oid("2.5.29.28"), boolean(True), octets(idp)))
+        exts.extend(extra_extensions)
     if exts:
         parts.append(tlv(0xA0, seq(*exts)))
     tbs = seq(*parts)
@@ -183,15 +189,31 @@ def crl(
 # ---- certificates ---------------------------------------------------------------------------------
 
 
-def resign_certificate(der: bytes, ca: Ca, *, serial: bytes | None = None, version: bytes | None = None) -> bytes:
+def content(der: bytes) -> bytes:
+    """The content octets of one element (canonical input)."""
+    first = der[1]
+    return der[2 + (first & 0x7F if first & 0x80 else 0):]
+
+
+def resign_certificate(
+    der: bytes,
+    ca: Ca,
+    *,
+    serial: bytes | None = None,
+    version: bytes | None = None,
+    extensions: Callable[[list[bytes]], list[bytes]] | None = None,
+) -> bytes:
     """``der`` (a certificate pyca wrote) with its serialNumber replaced by exactly ``serial``
-    (INTEGER content octets) and/or its version element replaced by ``version`` (b"" drops it),
-    re-signed by ``ca`` (SHA-256)."""
+    (INTEGER content octets), its version element replaced by ``version`` (b"" drops it) and/or
+    its list of encoded Extensions passed through ``extensions``, re-signed by ``ca`` (SHA-256)."""
     tbs, alg, _sig = children(der)
     fields = children(tbs)
     has_version = fields[0][0] == 0xA0
     if serial is not None:
         fields[1 if has_version else 0] = integer(serial)
+    if extensions is not None:
+        at = next(i for i, f in enumerate(fields) if f[0] == 0xA3)
+        fields[at] = tlv(0xA3, seq(*extensions(children(content(fields[at])))))
     if version is not None:
         fields = ([version] if version else []) + (fields[1:] if has_version else fields)
     new_tbs = seq(*fields)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509 import ocsp as x509_ocsp
 
 from jpki_fast import ingest, ocsp, open_store, synth
+from jpki_fast.errors import SerialFormatError
 from jpki_fast.timeutil import to_epoch
 
 NOW = "2026-11-26T09:00:00Z"
@@ -345,6 +346,21 @@ def test_serials_no_certificate_can_carry_are_unknown(world):
     assert answer.statuses == ("unknown", "unknown", "good")
     assert answer.serials == (None, None, "00")
     verify_signature(parse(answer.der))
+
+
+def test_build_request_names_a_serial_it_cannot_write(world):
+    """A negative serial (which Store.check takes, as "-01") or an unreadable one raises the
+    serial error naming the item, never a bare ValueError from inside."""
+    ca = ca_pem(world, "auth_ca_2023")
+    with pytest.raises(SerialFormatError, match=r"^serial #1 \('-01'\): negative serial"):
+        ocsp.build_request(ca, ["05", "-01"])
+    with pytest.raises(SerialFormatError, match=r"^serial #0 \('-0100'\): negative serial"):
+        ocsp.build_request(ca, [-256])
+    with pytest.raises(SerialFormatError, match=r"^serial #2 \('zz'\): "):
+        ocsp.build_request(ca, ["05", "06", "zz"])
+    # The same serial without its sign is written, and the responder reads it back.
+    answer = world["responder"].answer(ocsp.build_request(ca, ["01"], nonce=bytes(32)), world["store"], now=NOW)
+    assert answer.response_status == "successful" and answer.serials == ("01",)
 
 
 def test_issuers_not_served_are_unauthorized(world, tmp_path):

@@ -14,7 +14,7 @@ import hostile as h
 import jpki_fast
 from jpki_fast import _core, ingest, open_store, synth
 from jpki_fast.serials import canonical
-from conftest import NOW, days_ago, make_crl, partition_text
+from conftest import FIXTURES, NOW, days_ago, make_crl, partition_text
 
 FRESH = {"this_update": NOW - dt.timedelta(hours=3), "next_update": NOW + dt.timedelta(days=2)}
 PARTITION = "Sapporo-shi-Minami-ku"
@@ -84,6 +84,74 @@ def test_non_minimal_integers_are_refused_not_stripped(published, auth_ca):
                   "invalid_entry", "not in its minimal DER encoding")
     # A cRLNumber with a pad: the header is malformed.
     refused_after(published, h.crl(auth_ca, [], number=b"\x00\x05", **FRESH), "malformed", "cRLNumber: INTEGER not in its minimal")
+
+
+# ---- DEFAULT values (X.690 §11.5) ---------------------------------------------------------------
+
+#: An extension nobody knows, not critical: ignored when written as DER, with no BOOLEAN.
+PRIVATE_EXTENSION = "1.3.6.1.4.1.55555.1"
+
+
+def test_an_explicit_boolean_false_is_refused_in_crl_extensions_entries_and_flags(published, auth_ca):
+    """``critical BOOLEAN DEFAULT FALSE`` (and the issuingDistributionPoint's flags) are absent
+    or TRUE in DER; an encoded FALSE is refused, not read as "not critical"."""
+    absent = h.seq(h.oid(PRIVATE_EXTENSION), h.octets(h.NULL))
+    published.write_crl("p.crl", h.crl(auth_ca, [], number=5, extra_extensions=[absent], **FRESH))
+    assert not ingest(published.trust, published.crls, published.store, now=NOW).refused  # the control: accepted
+    explicit = h.seq(h.oid(PRIVATE_EXTENSION), h.boolean(False), h.octets(h.NULL))
+    refusal = refused_after(published, h.crl(auth_ca, [], number=6, extra_extensions=[explicit], **FRESH),
+                            "malformed", "critical: BOOLEAN FALSE encoded explicitly")
+    assert "DEFAULT FALSE" in refusal.message
+    # On an entry's reasonCode: the entry is named.
+    entry = h.seq(h.integer(2), h.utc_of(days_ago(1)), h.seq(h.seq(h.oid("2.5.29.21"), h.boolean(False), h.octets(h.enumerated(1)))))
+    refusal = refused_after(published, h.crl(auth_ca, [entry], number=6, **FRESH), "invalid_entry", "BOOLEAN FALSE encoded explicitly")
+    assert refusal.message.startswith("revoked entry #0")
+    # onlyContainsCACerts [2] FALSE written out beside onlyContainsUserCerts TRUE.
+    flags = h.tlv(0x81, b"\xff") + h.tlv(0x82, b"\x00")
+    refused_after(published, h.crl(auth_ca, [], number=6, idp_flags=flags, **FRESH), "malformed",
+                  "onlyContainsCACerts: BOOLEAN FALSE encoded explicitly")
+
+
+def test_an_explicit_boolean_false_makes_a_certificate_malformed(auth_ca):
+    key = _core.generate_rsa_keys(1)[0][0]
+    from cryptography.hazmat.primitives import serialization
+
+    public = serialization.load_der_private_key(key, None).public_key()
+    base = synth.issue_certificate("auth", auth_ca.key, auth_ca.cert, public, 7, partition_text(PARTITION),
+                                   days_ago(100), NOW + dt.timedelta(days=1000))
+
+    def non_critical_made_explicit(extensions: list[bytes]) -> list[bytes]:
+        out = []
+        for ext in extensions:
+            parts = h.children(ext)
+            out.append(h.seq(parts[0], h.boolean(False), parts[1]) if len(parts) == 2 else ext)
+        assert out != extensions  # the JPKI profile has non-critical extensions (AKI, SKI, CRL DP)
+        return out
+
+    def with_basic_constraints(ca_flag: bytes):
+        return lambda extensions: [*extensions, h.seq(h.oid("2.5.29.19"), h.octets(h.seq(ca_flag)))]
+
+    cases = {
+        "control": h.resign_certificate(base, auth_ca, extensions=lambda exts: exts),
+        "critical FALSE": h.resign_certificate(base, auth_ca, extensions=non_critical_made_explicit),
+        "basicConstraints without cA": h.resign_certificate(base, auth_ca, extensions=with_basic_constraints(b"")),
+        "cA FALSE": h.resign_certificate(base, auth_ca, extensions=with_basic_constraints(h.boolean(False))),
+    }
+    assert cases["control"] == base  # the rewriting itself changes nothing
+    errors = dict(zip(cases, jpki_fast.parse_certificates(list(cases.values())).column("error").to_pylist()))
+    assert errors["control"] is None and errors["basicConstraints without cA"] is None, errors
+    assert "critical: BOOLEAN FALSE encoded explicitly" in errors["critical FALSE"]
+    assert "cA: BOOLEAN FALSE encoded explicitly" in errors["cA FALSE"]
+
+
+def test_the_real_jpki_certificates_hold_no_explicit_default_and_parse():
+    """J-LIS's CA certificates and the real end-entity certificate (tests/vectors/jpki) encode
+    only TRUE BOOLEANs: the rule refuses nothing of theirs."""
+    ders = [(FIXTURES / "auth_cert_sample.der").read_bytes()]
+    for pem in sorted(FIXTURES.glob("*.pem")):
+        ders.extend(_core.pem_certificates(pem.read_bytes()))
+    assert len(ders) == 5
+    assert jpki_fast.parse_certificates(ders).column("error").to_pylist() == [None] * 5
 
 
 # ---- serial identity: negative serials, over-long serials ----------------------------------------

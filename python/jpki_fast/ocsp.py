@@ -83,7 +83,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
-from .errors import JpkiFastError, StoreError
+from .errors import JpkiFastError, SerialFormatError, StoreError
 from .serials import normalize, to_hex
 from .store_format import REASONS
 from .timeutil import NowLike, iso, to_epoch
@@ -131,16 +131,28 @@ def build_request(issuer_certificate: bytes, serials: Any, hash: str = "sha1", n
     with ``hash`` (``sha1``, OpenSSL's default, or ``sha256``, ...), with a nonce extension
     when ``nonce`` (1 to 32 octets) is given. Byte for byte what ``openssl ocsp -reqout`` writes.
 
+    A serial that cannot be read raises :class:`~jpki_fast.errors.SerialFormatError` naming the
+    item, as ``Store.check`` does; so does a negative one, which ``Store.check`` takes (``-01``)
+    but a CertID is not written for here (it is built from the serial's magnitude, and the
+    responder answers ``unknown`` for negative serials anyway).
+
     >>> ca = (data_dir / "trust" / "auth_ca_2023.pem").read_bytes()
     >>> der = build_request(ca, ["054CFCD8"], nonce=bytes(16))
     >>> der[:2].hex(), len(der)
     ('306a', 108)
+    >>> build_request(ca, ["054CFCD8", "-01"])
+    Traceback (most recent call last):
+    ...
+    jpki_fast.errors.SerialFormatError: serial #1 ('-01'): negative serial: build_request writes CertIDs of non-negative serials only
     """
     found = _core.pem_certificates(bytes(issuer_certificate))
     if not found:
         raise ValueError("issuer_certificate: PEM text without a CERTIFICATE block")
     ca = found[0]
     hexes = to_hex(normalize(serials)).to_pylist()
+    for row, text in enumerate(hexes):
+        if text.startswith("-"):
+            raise SerialFormatError(f"serial #{row} ({text!r}): negative serial: build_request writes CertIDs of non-negative serials only")
     return _core.ocsp_request([_core.ocsp_cert_id(hash, ca, bytes.fromhex(h)) for h in hexes], nonce)
 
 

@@ -172,6 +172,22 @@ def create_app_from_env() -> FastAPI:
     return create_app()
 
 
+#: Peers whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed: uvicorn's variable and
+#: default, so that both servers take the client address and scheme from a local TLS proxy alike
+#: (docs/SECURITY.md "Client addresses behind a proxy").
+FORWARDED_ALLOW_IPS_ENV = "FORWARDED_ALLOW_IPS"
+DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
+
+
+def create_app_behind_proxy_from_env():
+    """granian's factory: :func:`create_app_from_env` wrapped in granian's proxy-header handling
+    (uvicorn applies its own by default), trusting the peers in ``FORWARDED_ALLOW_IPS``."""
+    from granian.utils.proxies import wrap_asgi_with_proxy_headers
+
+    trusted = os.environ.get(FORWARDED_ALLOW_IPS_ENV, DEFAULT_FORWARDED_ALLOW_IPS)
+    return wrap_asgi_with_proxy_headers(create_app(), trusted_hosts=trusted)
+
+
 def _document_raw_bodies(app: FastAPI) -> None:
     """Adds the models of bodies read raw (``POST /v1/status``) to the OpenAPI components."""
     from .models import StatusRequest

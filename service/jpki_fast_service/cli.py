@@ -143,7 +143,30 @@ def _cmd_serve(args) -> int:
             _err(str(exc))
             return EXIT_USAGE
         raise
+    if not is_loopback(args.host):
+        print(
+            f"jpki-fast serve: warning: --host {args.host} is not a loopback address, and the service speaks plain HTTP: "
+            "API keys and console sessions would cross the network in clear. Put a TLS proxy in front and listen on "
+            "127.0.0.1 (docs/SECURITY.md \"TLS termination and proxies\").",
+            file=sys.stderr,
+        )
     return run(config, args.host, args.port, args.workers, args.server or DEFAULT_SERVER, args.log_level)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``--host`` names this machine only (``127.0.0.0/8``, ``::1``, ``localhost``).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0"), is_loopback("10.0.0.5")
+    (True, True, False, False)
+    """
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
 
 
 def _ocsp_extra(args) -> dict:

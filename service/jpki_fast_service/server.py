@@ -29,6 +29,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # as jpki_fast_service.metrics reads
 #: a loaded machine had favoured granian.) Both are tested; ``--server granian`` remains.
 DEFAULT_SERVER = "uvicorn"
 FACTORY = "jpki_fast_service.app:create_app_from_env"
+#: granian does not read X-Forwarded-For/-Proto by itself: its factory adds what uvicorn does.
+GRANIAN_FACTORY = "jpki_fast_service.app:create_app_behind_proxy_from_env"
 
 
 def prepare(config: ServiceConfig) -> None:
@@ -109,7 +111,7 @@ def _granian(host: str, port: int, workers: int, log_level: str) -> None:
     from granian.server import Server
 
     Server(
-        FACTORY,
+        GRANIAN_FACTORY,
         address=host,
         port=port,
         interface=Interfaces.ASGI,

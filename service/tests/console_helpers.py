@@ -27,6 +27,7 @@ KEYS = {
     "admin": (["admin"], None),
     "bank-a": (["query"], "bank-a"),
     "pd-only": (["personal_data"], "bank-a"),
+    "bank-admin": (["admin"], "bank-a"),
 }
 
 

@@ -88,6 +88,19 @@ def test_an_unknown_key_a_missing_form_token_or_another_sites_form_cannot_sign_i
         assert r.status_code == 400 and "jpkf_session" not in r.headers.get("set-cookie", "")
 
 
+def test_signing_in_and_out_read_small_forms_without_files(app, world):
+    """Both forms are read before any key is known: a file part is refused before it is spooled,
+    a field over 4 KiB as soon as it passes that; the real forms still work."""
+    with client(app) as c:
+        upload = {"api_key": ("key.txt", b"k" * (2 << 20))}
+        for path in ("/ui/login", "/ui/logout"):
+            r = c.post(path, files=upload, data={"login_token": "t"})
+            assert r.status_code == 400 and "Too many files" in r.text, (path, r.text[:200])
+        r = c.post("/ui/login", data={"api_key": "k" * 5000, "login_token": "t"})
+        assert r.status_code == 400 and "maximum size" in r.text, r.text[:200]
+        assert sign_in(c, world.keys["ops"]).status_code == 303
+
+
 def test_a_forged_or_expired_session_cookie_is_no_session(app, world):
     with client(app) as c:
         c.cookies.set("jpkf_session", "gAAAAAforged", path="/ui")
@@ -165,6 +178,18 @@ def test_a_tenant_gets_no_diff_download_link_an_admin_does(app, world, ops):
         sign_in(c, world.keys["bank-a"])
         page = c.get("/ui/changes")
         assert 'data-testid="no-download"' in page.text and "/ui/changes/diff" not in page.text
+
+
+def test_a_tenants_admin_key_gets_no_diff_either(app, world):
+    """The diff lists serials: a tenant-bound admin key (which sees its tenant's usage) is still
+    a tenant's, and gets neither the link nor the file."""
+    with client(app) as c:
+        sign_in(c, world.keys["bank-admin"])
+        page = c.get("/ui/changes")
+        assert page.status_code == 200 and 'data-testid="no-download"' in page.text and "/ui/changes/diff" not in page.text
+        for query in ("", "?format=parquet"):
+            r = c.get("/ui/changes/diff" + query)
+            assert r.status_code == 403 and "Not allowed" in r.text and "serial" not in r.headers.get("content-type", "")
 
 
 def test_the_diff_download_is_the_librarys_diff(ops, world):

@@ -22,7 +22,7 @@ from .svc_helpers import NOW, b64, load_key, login_body
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors" / "jpki"
 
-#: Routes answered without a key or session, and why (docs/SECURITY.md "Authentication").
+#: Routes answered without a key or session, and why (docs/SECURITY.md "What is public, and why").
 PUBLIC = {
     ("GET", "/healthz"): "liveness probe: says nothing about any tenant",
     ("GET", "/readyz"): "readiness probe: generation and freshness counts",
@@ -195,3 +195,19 @@ def test_no_request_reaches_a_file_outside_the_store(world, tmp_path_factory):
                 assert b"CANARY-8f1d2c" not in r.content, path
                 if r.status_code in (301, 302, 303, 307, 308):
                     assert r.headers["location"].startswith("/") and not r.headers["location"].startswith("//"), (path, r.headers)
+
+
+@pytest.mark.parametrize(("host", "warned"), [("127.0.0.1", False), ("::1", False), ("localhost", False),
+                                              ("0.0.0.0", True), ("10.1.2.3", True), ("jpki.example", True)])
+def test_serve_warns_when_it_would_listen_beyond_loopback(monkeypatch, capsys, tmp_path, host, warned):
+    """Plain HTTP off loopback carries keys and session cookies in clear: `jpki-fast serve` says
+    so (docs/SECURITY.md F10), and still starts, as asked."""
+    from jpki_fast.cli import main
+    from jpki_fast_service import server
+
+    started = []
+    monkeypatch.setattr(server, "prepare", lambda config: None)
+    monkeypatch.setattr(server, "run", lambda config, host, *rest: started.append(host) or 0)
+    assert main(["serve", "--store", str(tmp_path), "--host", host]) == 0
+    assert started == [host]
+    assert ("is not a loopback address" in capsys.readouterr().err) == warned

@@ -5,6 +5,7 @@ under load (no failed request while two generations are published; only new answ
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -221,3 +222,27 @@ def test_both_servers_answer_big_batches_and_count_them(dataset, tmp_path, kind)
         assert len(worker_generations(server.url)) == 2  # metrics in multiprocess mode on both servers
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", ["granian", "uvicorn"])
+def test_both_servers_take_client_and_scheme_from_a_trusted_local_proxy_only(dataset, tmp_path, kind, monkeypatch):
+    """Behind a TLS proxy on loopback, the audit log's client is the proxy's X-Forwarded-For and
+    the console's cookies are Secure (X-Forwarded-Proto: https), on either server; a peer outside
+    FORWARDED_ALLOW_IPS is not believed (docs/SECURITY.md "Client addresses behind a proxy")."""
+    proxied = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    for trusted, client, secure in ((None, "203.0.113.7", True), ("192.0.2.1", "127.0.0.1", False)):
+        if trusted is None:
+            monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+        else:
+            monkeypatch.setenv("FORWARDED_ALLOW_IPS", trusted)
+        audit = tmp_path / f"audit-{trusted}.jsonl"
+        server = Server(dataset.store, dataset.key_file, audit, workers=1, extra=("--server", kind))
+        try:
+            assert httpx.get(server.url + "/v1/snapshot", headers={**dataset.header("query-a"), **proxied}).status_code == 200
+            assert httpx.get(server.url + "/v1/snapshot", headers=dataset.header("query-a")).status_code == 200
+            login = httpx.get(server.url + "/ui/login", headers=proxied)
+            assert login.status_code == 200 and ("; secure" in login.headers["set-cookie"].lower()) == secure, login.headers
+        finally:
+            server.stop()
+        records = [r for r in map(json.loads, audit.read_text().splitlines()) if r["endpoint"] == "/v1/snapshot"]
+        assert [r["client"] for r in records] == [client, "127.0.0.1"], (kind, trusted)

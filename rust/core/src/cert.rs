@@ -616,10 +616,7 @@ fn parse_eku(value: &Tlv<'_>) -> Result<Vec<String>, CertError> {
 fn parse_basic_constraints(value: &Tlv<'_>) -> Result<(bool, Option<u64>), CertError> {
     const FIELD: &str = "basicConstraints";
     let mut r = value.expect(tag::SEQUENCE, FIELD).field(FIELD)?.reader();
-    let ca = match r.read_optional(tag::BOOLEAN).field(FIELD)? {
-        Some(b) => der::boolean(&b, "cA").field(FIELD)?,
-        None => false,
-    };
+    let ca = der::default_false(r.read_optional(tag::BOOLEAN).field(FIELD)?, "cA").field(FIELD)?;
     let path_len = match r.read_optional(tag::INTEGER).field(FIELD)? {
         Some(n) => Some(der::small_integer(&n, "pathLenConstraint").field(FIELD)?),
         None => None,

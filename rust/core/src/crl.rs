@@ -371,11 +371,9 @@ impl<'a> Crl<'a> {
                 t => return Err(CrlError::UnknownDistributionPointChoice(t)),
             });
         }
+        // Each flag is a BOOLEAN DEFAULT FALSE: absent or TRUE (an explicit FALSE is not DER).
         let flag = |r: &mut Reader<'a>, n: u8, what: &'static str| -> Result<bool, CrlError> {
-            match r.read_optional(tag::context_primitive(n))? {
-                Some(b) => Ok(der::boolean(&b, what)?),
-                None => Ok(false),
-            }
+            Ok(der::default_false(r.read_optional(tag::context_primitive(n))?, what)?)
         };
         out.only_user_certs = flag(&mut r, 1, "onlyContainsUserCerts")?;
         out.only_ca_certs = flag(&mut r, 2, "onlyContainsCACerts")?;

@@ -13,8 +13,8 @@ page                    roles                what
 Overview ``/ui``        query or admin       generation, age, readiness, counts, alerts
 Partitions              query or admin       every partition CRL, by prefecture
 Changes                 query or admin       newly revoked per day by reason, last diff counts
-  diff download         admin                the list of changed serials (a tenant gets
-                                             answers, never lists)
+  diff download         admin, no tenant     the list of changed serials (a tenant, its
+                                             admin keys included, gets answers, never lists)
 Check                   query                serials or a certificate, through the API itself
 Audit                   admin                requests per key and endpoint per day (a
                                              tenant-bound admin key: its tenant's only), and
@@ -70,6 +70,10 @@ LOGIN_CSP = (
     "base-uri 'none'"
 )
 
+#: How the sign-in and sign-out forms are read. They hold a key, a token and a console path, no
+#: file, and are read before any key is known, so nothing else bounds them (docs/SECURITY.md F12):
+#: a file part is refused before Starlette spools it, a field over 4 KiB as soon as it passes that.
+SMALL_FORM = {"max_files": 0, "max_fields": 8, "max_part_size": 4096}
 #: Serials one form may check (the console is for spot checks; batches go to POST /v1/status).
 MAX_FORM_SERIALS = 10_000
 #: Rows of results a page shows (the counts cover all of them).
@@ -193,6 +197,12 @@ def _now() -> int:
     return int(time.time())
 
 
+def _may_download(principal: Principal) -> bool:
+    """The diff is a list of serials: the platform's, for admin keys bound to no tenant. A
+    tenant (its admin keys included) gets answers, never lists (docs/SECURITY.md)."""
+    return principal.has("admin") and principal.tenant is None
+
+
 def router(app: FastAPI) -> APIRouter:
     """The console's router for ``app`` (the entry point ``jpki_fast_service.routers`` calls it)."""
     console = Console(app)
@@ -217,7 +227,7 @@ def router(app: FastAPI) -> APIRouter:
 
     @r.post("/ui/login")
     async def login_submit(request: Request):
-        form = await request.form()
+        form = await request.form(**SMALL_FORM)
         target = str(form.get("next") or "/ui")
         if not same_origin(request) or not same_token(request.cookies.get(LOGIN_COOKIE), str(form.get("login_token") or "")):
             return _login_page(request, target, "expired", 400)
@@ -234,7 +244,7 @@ def router(app: FastAPI) -> APIRouter:
 
     @r.post("/ui/logout")
     async def logout(request: Request):
-        form = await request.form()
+        form = await request.form(**SMALL_FORM)
         login = console.login_of(request)
         if login is not None and (not same_origin(request) or not same_token(login.csrf, str(form.get("csrf") or ""))):
             return Response("CSRF check failed: reload the page and try again", status_code=403, media_type="text/plain")
@@ -319,7 +329,7 @@ def router(app: FastAPI) -> APIRouter:
         values = {reason: [d["added"].get(reason, 0) for d in facts["days"]] for reason in facts["reasons"]}
         chart = charts.stacked_bars(labels, values, facts["reasons"]) if facts["days"] else None
         return console.render(request, "changes.html", {
-            "c": facts, "chart": chart, "may_download": login.principal.has("admin"), "generation": store.generation,
+            "c": facts, "chart": chart, "may_download": _may_download(login.principal), "generation": store.generation,
             "page_title": "Changes", "page": "changes",
         }, login=login)
 
@@ -328,6 +338,8 @@ def router(app: FastAPI) -> APIRouter:
         login = console.gate(request, ("admin",))
         if not isinstance(login, Login):
             return login
+        if not _may_download(login.principal):
+            return console.denied(request, login, ("admin",))
         if format not in ("csv", "parquet"):
             return Response("format: csv or parquet", status_code=422, media_type="text/plain")
         store = request.app.state.snapshots.store

@@ -12,7 +12,9 @@ the key and a random CSRF token, so that
   (``<api key file>.session-key``, 0600, created on first use).
 
 The cookie is ``HttpOnly``, ``SameSite=Strict``, scoped to ``/ui`` and ``Secure`` when the
-request came over TLS (directly or, through uvicorn's proxy headers, from a local TLS proxy).
+request came over TLS: the service speaks plain HTTP, so that is a local TLS proxy's
+``X-Forwarded-Proto: https``, which both servers take from trusted peers (``FORWARDED_ALLOW_IPS``,
+default loopback; docs/SECURITY.md).
 Forms that change something carry the session's CSRF token, compared in constant time; the
 login form carries a token of its own (a double-submit cookie); every POST whose ``Origin`` is
 another site's is refused.

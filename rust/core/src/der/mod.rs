@@ -6,8 +6,10 @@
 //!
 //! Strict DER only (README "Input policies", docs/DESIGN.md §6.4): lengths in their shortest
 //! form (X.690 §10.1: `81 01` is refused, as rustls-webpki refuses it), no indefinite lengths,
-//! single-byte tags, and INTEGERs in their minimal two's-complement form (X.690 §8.3.2: a
-//! redundant leading `00` or `FF` octet is refused, never silently stripped).
+//! single-byte tags, INTEGERs in their minimal two's-complement form (X.690 §8.3.2: a
+//! redundant leading `00` or `FF` octet is refused, never silently stripped), and no component
+//! encoded with its DEFAULT value (X.690 §11.5: a `BOOLEAN DEFAULT FALSE` is either absent or
+//! TRUE; an explicit `01 01 00` is refused, see [`default_false`]).
 
 pub mod writer;
 
@@ -87,6 +89,8 @@ pub enum DerErrorKind {
     IntegerTooLarge(&'static str),
     #[error("{0}: invalid BOOLEAN")]
     InvalidBoolean(&'static str),
+    #[error("{0}: BOOLEAN FALSE encoded explicitly (DER omits a component equal to its DEFAULT FALSE)")]
+    EncodedDefault(&'static str),
     #[error("{0}: invalid UTCTime")]
     InvalidUtcTime(&'static str),
     #[error("{0}: invalid GeneralizedTime")]
@@ -298,6 +302,21 @@ pub fn boolean(tlv: &Tlv<'_>, what: &'static str) -> Result<bool> {
     }
 }
 
+/// A `BOOLEAN DEFAULT FALSE` component (an extension's `critical`, basicConstraints' `cA`, the
+/// flags of an issuingDistributionPoint), read with `read_optional` under its tag: absent is
+/// FALSE, present must be TRUE. DER forbids encoding a component equal to its default (X.690
+/// §11.5), so an explicit FALSE is refused as pyca/cryptography refuses it (`EncodedDefault`),
+/// where rustls-webpki, mozilla::pkix and OpenSSL tolerate it (README "Input policies").
+pub fn default_false(present: Option<Tlv<'_>>, what: &'static str) -> Result<bool> {
+    match present {
+        None => Ok(false),
+        Some(tlv) => match boolean(&tlv, what)? {
+            true => Ok(true),
+            false => err(tlv.offset, DerErrorKind::EncodedDefault(what)),
+        },
+    }
+}
+
 #[inline]
 fn digits2(b: &[u8], i: usize) -> Option<u32> {
     let hi = b[i].wrapping_sub(b'0');
@@ -409,10 +428,7 @@ pub fn read_extension<'a>(r: &mut Reader<'a>) -> Result<Extension<'a>> {
     let ext = r.read_tag(tag::SEQUENCE, "Extension")?;
     let mut e = ext.reader();
     let oid = e.read_tag(tag::OID, "extnID")?;
-    let critical = match e.read_optional(tag::BOOLEAN)? {
-        Some(b) => boolean(&b, "critical")?,
-        None => false,
-    };
+    let critical = default_false(e.read_optional(tag::BOOLEAN)?, "critical")?;
     let value = e.read_tag(tag::OCTET_STRING, "extnValue")?;
     e.finish("Extension")?;
     Ok(Extension { oid: oid.value, critical, value })
@@ -524,5 +540,24 @@ mod tests {
         assert_eq!(ext.oid, &[0x55, 0x1D, 0x0F]);
         assert!(ext.critical);
         assert_eq!(ext.value.value, &[0x03, 0x02, 0x07, 0x80]);
+        // Without the BOOLEAN: not critical (the DEFAULT).
+        let enc = [0x30, 0x0B, 0x06, 0x03, 0x55, 0x1D, 0x0F, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80];
+        assert!(!read_extension(&mut Reader::new(&enc)).unwrap().critical);
+    }
+
+    #[test]
+    fn refuses_an_explicit_default_false() {
+        // SEQUENCE { OID 2.5.29.15, BOOLEAN FALSE, OCTET STRING { 03 02 07 80 } }: X.690 §11.5.
+        let enc = [0x30, 0x0E, 0x06, 0x03, 0x55, 0x1D, 0x0F, 0x01, 0x01, 0x00, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80];
+        let e = read_extension(&mut Reader::new(&enc)).unwrap_err();
+        assert!(e.to_string().contains("critical: BOOLEAN FALSE encoded explicitly"), "{e}");
+        assert_eq!((e.offset, e.kind), (7, DerErrorKind::EncodedDefault("critical")));
+        // Any other content octet is not a BOOLEAN at all.
+        let enc = [0x30, 0x0E, 0x06, 0x03, 0x55, 0x1D, 0x0F, 0x01, 0x01, 0x01, 0x04, 0x04, 0x03, 0x02, 0x07, 0x80];
+        assert_eq!(read_extension(&mut Reader::new(&enc)).unwrap_err().kind, DerErrorKind::InvalidBoolean("critical"));
+        let (yes, no) = ([0x01, 0x01, 0xFF], [0x01, 0x01, 0x00]);
+        assert_eq!(default_false(None, "x"), Ok(false));
+        assert_eq!(default_false(Reader::new(&yes).read().ok(), "x"), Ok(true));
+        assert_eq!(default_false(Reader::new(&no).read().ok(), "x").unwrap_err().kind, DerErrorKind::EncodedDefault("x"));
     }
 }

@@ -25,7 +25,8 @@
 //! - DER: strict. Lengths and INTEGERs in their shortest form, no trailing data anywhere, parts
 //!   the responder does not use (requestorName, the signature) well-formed to a bounded depth.
 //!   One leniency: `version` written out as v1 (DER omits a DEFAULT) is accepted; any other
-//!   version is refused.
+//!   version is refused. An extension's `critical` written out as FALSE is refused, as in
+//!   CRLs and certificates ([`der::default_false`]).
 //! - requestList: at least one Request (RFC 6960 says SEQUENCE OF; an empty list asks nothing).
 //! - Extensions (RFC 6960 §4.4): at least one when the field is present, none twice; an unknown
 //!   critical extension is refused (RFC 5280 §4.2); unknown non-critical ones are ignored.
@@ -520,6 +521,18 @@ mod tests {
             RequestErrorKind::UnsupportedCriticalExtension("1.2.3.5".into())
         );
         assert_eq!(with(&|p| p.requests = vec![request_item(&cert_id(&[1]), Some(&list(&[])))]), RequestErrorKind::EmptyExtensions);
+        // A nonce whose critical is written out as FALSE: not DER (X.690 §11.5 omits DEFAULT values).
+        let mut w = Writer::new();
+        w.sequence(|w| {
+            w.oid(oid::NONCE);
+            w.boolean(false);
+            w.octet_string(&nonce_value(16));
+        });
+        let explicit_false = list(&[w.finish().unwrap()]);
+        assert!(matches!(
+            with(&|p| p.extensions = Some(explicit_false.clone())),
+            RequestErrorKind::Der(DerError { kind: DerErrorKind::EncodedDefault("critical"), .. })
+        ));
         // Nonce: RFC 8954's 1..32 octets, a DER OCTET STRING.
         let nonce_of = |value: Vec<u8>| with(&|p| p.extensions = Some(list(&[extension(oid::NONCE, false, &value)])));
         assert_eq!(nonce_of(nonce_value(0)), RequestErrorKind::NonceLength(0));
