@@ -365,7 +365,9 @@ class Readiness(BaseModel):
     reason: str | None = Field(description="why not ready")
     stale_partitions: int
     stale_grace_seconds: float
-    reload_error: str | None = Field(None, description="why the newest published generation is not served (still ready on the current one)")
+    reload_error: str | None = Field(None, description=(
+        "which published generation is not served and the error's type (still ready on the current one); "
+        "the reason itself is in the service log and on the console"))
 
 
 class ReloadResponse(BaseModel):

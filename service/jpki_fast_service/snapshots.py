@@ -58,6 +58,9 @@ class SnapshotHolder:
         self.store = self._open()
         self.loaded_at = time.time()
         self.last_error: str | None = None
+        #: What ``/readyz`` (no key) may say of it: which generation and the error's type, never
+        #: its message (it can name paths in the store); the whole text goes to the log and the console.
+        self.last_error_summary: str | None = None
         self._refused: int | None = None  # the published generation that failed to open
         if on_swap is not None:
             on_swap(self.store, 0)
@@ -87,12 +90,14 @@ class SnapshotHolder:
             except Exception as exc:
                 self._refused = read_current(self.root)
                 self.last_error = f"generation {self._refused} not loaded, still serving {previous}: {type(exc).__name__}: {exc}"
+                self.last_error_summary = (f"generation {self._refused} not loaded, still serving {previous} "
+                                           f"({type(exc).__name__}; the service log and the console say why)")
                 if self._on_failure is not None:
                     self._on_failure()
                 raise
             self.store = store  # the atomic swap: requests hold the store they started with
             self.loaded_at = time.time()
-            self.last_error = None
+            self.last_error = self.last_error_summary = None
             self._refused = None
         if self._on_swap is not None:
             self._on_swap(store, previous)
@@ -113,6 +118,7 @@ class SnapshotHolder:
             except Exception as exc:  # keep serving the current snapshot; readyz reports it
                 if self.last_error is None:
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.last_error_summary = f"reload failed ({type(exc).__name__}; the service log and the console say why)"
                 log.warning("reload failed, still serving generation %d: %s", self.store.generation, self.last_error)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -167,8 +168,18 @@ def _stalled(port: int, key: str, length: int, sent: int) -> socket.socket:
 
 
 def _read_status(s: socket.socket) -> tuple[int, bytes]:
+    """The status code and the whole answer: its head, then as many body bytes as its
+    Content-Length says (a server may send the two in separate segments)."""
     data = b""
-    while b"\r\n\r\n" not in data:
+
+    def body_complete() -> bool:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if not sep:
+            return False
+        length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+        return length is None or len(body) >= int(length.group(1))
+
+    while not body_complete():
         chunk = s.recv(65536)
         if not chunk:
             break

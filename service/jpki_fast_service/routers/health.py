@@ -57,7 +57,7 @@ async def readyz(request: Request):
         "reason": reason,
         "stale_partitions": len(stale),
         "stale_grace_seconds": config.stale_grace,
-        "reload_error": holder.last_error,
+        "reload_error": holder.last_error_summary,  # never the message: it can name paths (docs/SECURITY.md F3)
     }
     return json_response(body, 200 if reason is None else 503)
 
