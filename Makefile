@@ -19,6 +19,7 @@ all: build
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -U pip setuptools  # not the interpreter's bundled, older ones (docs/SECURITY.md)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
