@@ -263,9 +263,12 @@ fn build_lookup(out: &mut IssuerColumns) {
         out.ranks = ranks;
         return;
     }
+    // The smallest shift that leaves at most `target` buckets. With fewer than 8 entries the
+    // target is 1 bucket, which a range of 2^63 or more cannot reach: the shift stops at 63
+    // (2 buckets), as a shift of 64 wraps to 0 in a release build and would never end.
     let target = (n / ENTRIES_PER_BUCKET).max(1) as u64;
     let mut shift = 0u32;
-    while (range >> shift) >= target {
+    while shift < 63 && (range >> shift) >= target {
         shift += 1;
     }
     let buckets = ((range >> shift) + 1) as usize;
@@ -683,6 +686,41 @@ mod tests {
         v.validate().unwrap();
         assert_eq!(v.find_short(0), NOT_FOUND);
         assert_eq!(v.find_short(u64::MAX), NOT_FOUND);
+    }
+
+    /// Fewer than eight serials spread 2^63 or more apart: the offset table's shift once grew to
+    /// 64, which wraps to 0 in a release build and looped for ever (issue 9). Built on a thread
+    /// so that a regression fails here (after a minute, far longer than the build takes) instead
+    /// of hanging the test run.
+    #[test]
+    fn few_serials_spread_over_the_whole_range_build_and_stay_exact() {
+        let cases: Vec<Vec<u64>> = vec![
+            vec![1, 0x8000_0000_0000_0001],
+            vec![0, u64::MAX],
+            vec![0, 1 << 63],
+            vec![0, 1, u64::MAX],
+            vec![3, 1 << 62, 1 << 63, u64::MAX - 1, u64::MAX],
+            vec![0, 1 << 61, 2 << 61, 3 << 61, 4 << 61, 5 << 61, 6 << 61],
+            vec![5, 9, 0xFFFF_FFFF_FFFF_FF00, 0x8000_0000_0000_0000, 0x7FFF_FFFF_FFFF_FFFF, 0x1234, 0xFFFF_FFFF_FFFF_FFFE],
+        ];
+        for serials in cases {
+            let records: Vec<Record> = serials.iter().map(|&s| rec(s, 7, 0)).collect();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(build(records, vec![], vec![])).ok());
+            let cols = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("building the index of {serials:X?} did not finish"));
+            let v = cols.view();
+            v.validate().unwrap();
+            for &s in &serials {
+                let row = v.find_short(s);
+                assert_ne!(row, NOT_FOUND, "serial {s:X} of {serials:X?}");
+                assert_eq!(v.serials[row as usize], s);
+                for probe in [s.wrapping_add(1), s.wrapping_sub(1), s ^ (1 << 63), s ^ 1] {
+                    assert_eq!(v.find_short(probe) != NOT_FOUND, serials.contains(&probe), "probe {probe:X} of {serials:X?}");
+                }
+            }
+        }
     }
 
     #[test]
