@@ -406,8 +406,9 @@ impl<'a> IssuerView<'a> {
         self.len() == 0
     }
 
+    /// Whether the index uses the bitmap (dense serials), else the offset table.
     #[inline(always)]
-    fn is_bitmap(&self) -> bool {
+    pub fn is_bitmap(&self) -> bool {
         !self.bitmap.is_empty()
     }
 
@@ -568,8 +569,9 @@ impl<'a> IssuerView<'a> {
     }
 }
 
+/// A hint to bring the cache line of `p` in (any address: it never faults).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults, whatever the address.
     unsafe {
