@@ -463,7 +463,7 @@ fn find_rows<const EAGER_RANK: bool>(view: &IssuerView<'_>, keys: &[u64], mut em
             let k = step - 2;
             let g0 = k * G;
             for (j, &key) in keys[g0..len.min(g0 + G)].iter().enumerate() {
-                emit(g0 + j, view.stage_search(ranges[k % 2][j], key));
+                emit(g0 + j, view.stage_search_with::<false>(ranges[k % 2][j], key));
             }
         }
     }

@@ -36,7 +36,7 @@ const ENTRIES_PER_BUCKET: usize = 4;
 const BITMAP_MAX_BITS_PER_ENTRY: u64 = 8;
 /// Bitmap words per rank block (one cache line).
 const WORDS_PER_BLOCK: usize = 8;
-/// Bucket ranges up to this size are scanned linearly.
+/// Bucket ranges up to this size are searched branch-free (larger ones by binary search).
 const LINEAR_SCAN: usize = 16;
 
 pub type LongKey = [u8; MAX_SERIAL_OCTETS];
@@ -488,6 +488,12 @@ impl<'a> IssuerView<'a> {
     /// Third stage: the row of `key`, or `NOT_FOUND`; a found row's columns are prefetched.
     #[inline(always)]
     pub fn stage_search(&self, range: (u32, u32), key: u64) -> u32 {
+        self.stage_search_with::<true>(range, key)
+    }
+
+    /// [`Self::stage_search`], prefetching a found row's payload only when `PAYLOAD` is set.
+    #[inline(always)]
+    pub fn stage_search_with<const PAYLOAD: bool>(&self, range: (u32, u32), key: u64) -> u32 {
         let (lo, hi) = range;
         if self.is_bitmap() {
             return if lo < hi { lo } else { NOT_FOUND };
@@ -495,19 +501,32 @@ impl<'a> IssuerView<'a> {
         if lo >= hi {
             return NOT_FOUND;
         }
-        let s = &self.serials[lo as usize..hi as usize];
-        let row = if s.len() <= LINEAR_SCAN {
-            match s.iter().position(|&v| v >= key) {
-                Some(i) if s[i] == key => lo + i as u32,
-                _ => NOT_FOUND,
+        let (lo, hi) = (lo as usize, hi as usize);
+        let row = if hi - lo <= LINEAR_SCAN {
+            // Branch-free lower bound (a scan's exit, at a random place, mispredicts once per
+            // key): steps of 8, 4, 2 and 1 entries, each taken when the entry before its end is
+            // below the key. A step past `hi` is never taken; its read is clamped to the bucket.
+            let s = self.serials;
+            let mut at = lo;
+            for step in [8, 4, 2, 1] {
+                let next = at + step;
+                let below = s[next.min(hi) - 1] < key;
+                at = if (next <= hi) & below { next } else { at };
+            }
+            // `at` is the first row of the bucket not below the key; with 16 entries all below
+            // it, the last (which is not the key either).
+            if (at < hi) & (s[at.min(hi - 1)] == key) {
+                at as u32
+            } else {
+                NOT_FOUND
             }
         } else {
-            match s.binary_search(&key) {
-                Ok(i) => lo + i as u32,
+            match self.serials[lo..hi].binary_search(&key) {
+                Ok(i) => (lo + i) as u32,
                 Err(_) => NOT_FOUND,
             }
         };
-        if row != NOT_FOUND {
+        if PAYLOAD && row != NOT_FOUND {
             self.prefetch_row(row as usize);
         }
         row
