@@ -3,6 +3,7 @@
 - ``daily(entries)``: a full synthetic JPKI day: 2 x 1,900 partition CRLs (``jpki-fast synth``).
 - ``single(entries)``: one CRL holding every entry (the "10-million-entry CRL" of the issue),
   signed by the synthetic authentication CA; trust/ and keys/ come from a small synth run.
+- ``single_random(entries)``: the same with random 8-byte serials (issue 9).
 
 Both use the same fixed ``now`` so results are reproducible.
 """
@@ -52,15 +53,37 @@ def single(entries: int = 10_000_000, seed: int = 1) -> Path:
     stamp = {"kind": "single", "entries": entries, "seed": seed, "now": NOW, "columns": 2}
     if _stamp_ok(path, stamp):
         return path
+    rng = np.random.default_rng(seed)
+    base = 0x05000000
+    serials = base + rng.choice(3 * entries, size=entries, replace=False).astype(np.uint64)
+    _write_single(path, serials, rng, stamp)
+    return path
+
+
+def single_random(entries: int = 10_000_000, seed: int = 3) -> Path:
+    """One CRL with ``entries`` random 8-byte serials (WebPKI-style: uniform over the whole
+    64-bit range, so half of them are 2^63 or more, 9 octets in DER), in random order."""
+    path = DATA / f"single-random-{entries}"
+    stamp = {"kind": "single-random", "entries": entries, "seed": seed, "now": NOW, "columns": 2}
+    if _stamp_ok(path, stamp):
+        return path
+    rng = np.random.default_rng(seed)
+    drawn = np.unique(rng.integers(0, 2**64 - 1, size=entries + 1000, dtype=np.uint64, endpoint=True))
+    serials = rng.permutation(drawn)[:entries]
+    _write_single(path, serials, rng, stamp)
+    return path
+
+
+def _write_single(path: Path, serials: np.ndarray, rng: np.random.Generator, stamp: dict) -> None:
+    """One CRL of ``serials`` signed by the synthetic authentication CA (trust/ and keys/ from a
+    small synth run), with the serials, dates and reasons beside it as .npy files."""
+    entries = len(serials)
     synth.generate(path, entries=1000, partitions=1, now=NOW)
     for old in (path / "crls").rglob("*.crl"):
         old.unlink()
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    rng = np.random.default_rng(seed)
-    base = 0x05000000
-    serials = base + rng.choice(3 * entries, size=entries, replace=False).astype(np.uint64)
     now = to_epoch(NOW)
     times = (now - 3 * 3600 - rng.integers(0, 5 * 365 * 86400, entries)).astype(np.int64)
     reason = rng.choice(
@@ -85,7 +108,6 @@ def single(entries: int = 10_000_000, seed: int = 1) -> Path:
     np.save(path / "times.npy", times)
     np.save(path / "reasons.npy", reason)
     (path / "bench-stamp.json").write_text(json.dumps(stamp))
-    return path
 
 
 def single_next_day(entries: int = 10_000_000, churn: float = 0.01) -> Path:

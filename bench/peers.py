@@ -4,6 +4,7 @@ Writes its figures (with the machine) between the ``core`` markers of bench/RESU
 
     python bench/peers.py                 # the full run (about 3 minutes: the peers are slow)
     python bench/peers.py --entries 1000000 --no-write   # a quick look
+    python bench/peers.py --lookups-only  # Store.check on random 8-byte serials and JPKI-like ones, with the peers
 
 Peers: ``openssl crl -inform DER -CAfile CA -noout`` (parse + verify), pyca/cryptography
 (load + is_signature_valid + read serial, date and reason of every entry; and its lookup by
@@ -239,6 +240,121 @@ def bench_check(store: Path, data: Path, entries: int, revoked_share: float = 0.
     }
 
 
+# ---- lookups on random 8-byte serials (issue 9) ------------------------------------------------
+
+
+def measure_lookups(store: Path, serials_npy: Path, entries: int, full_range: bool, peers: bool = True) -> dict:
+    """In a fresh process: `entries` queries (half revoked serials, half serials not revoked,
+    shuffled, numpy uint64), the first `Store.check` after `open_store` and the median of seven
+    after it, each with its CPU seconds; then the peers on the same queries: a Python set at its
+    best (`sum(map(s.__contains__, queries))` over a list of ints) and numpy.searchsorted.
+    `full_range`: the serials not revoked are drawn from the whole 64-bit range (else from the
+    revoked serials' range). The load average is read before and after."""
+    code = textwrap.dedent(f"""
+        import json, os, time, statistics, numpy as np
+        load_before = os.getloadavg()
+        import jpki_fast
+        serials = np.load({str(serials_npy)!r})
+        rng = np.random.default_rng(7)
+        n = {entries}
+        k = n // 2
+        lo, hi = (0, 2**64 - 1) if {full_range!r} else (int(serials.min()), int(serials.max()))
+        revoked = serials[rng.integers(0, len(serials), k)]
+        other = rng.integers(lo, hi, 2 * n, dtype=np.uint64, endpoint=True)
+        other = rng.permutation(np.setdiff1d(other, serials))[: n - k]
+        q = np.concatenate([revoked, other]); rng.shuffle(q)
+        t = time.perf_counter(); store = jpki_fast.open_store({str(store)!r}); open_s = time.perf_counter() - t
+        c = time.process_time(); t = time.perf_counter()
+        out = store.check(q, "auth_ca_2023", now={datasets.NOW!r})
+        first, first_cpu = time.perf_counter() - t, time.process_time() - c
+        counts = {{c["values"]: c["counts"] for c in out.column("status").value_counts().to_pylist()}}
+        ts, cpus = [], []
+        for _ in range(7):
+            c = time.process_time(); t = time.perf_counter()
+            store.check(q, "auth_ca_2023", now={datasets.NOW!r})
+            ts.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
+        r = {{"open_ms": open_s * 1e3, "first_rate": len(q) / first, "first_cpu_s": first_cpu, "check_rate": len(q) / statistics.median(ts),
+              "check_runs_ms": [round(x * 1e3, 1) for x in ts], "check_cpu_s": [round(x, 3) for x in cpus], "counts": counts}}
+        if {peers!r}:
+            s = set(serials.tolist()); ql = q.tolist()
+            t = time.perf_counter(); hits = sum(map(s.__contains__, ql)); r["set_rate"] = len(ql) / (time.perf_counter() - t)
+            sorted_serials = np.sort(serials)
+            t = time.perf_counter(); idx = np.searchsorted(sorted_serials, q)
+            found = sorted_serials[np.minimum(idx, len(sorted_serials) - 1)] == q
+            r["searchsorted_rate"] = len(q) / (time.perf_counter() - t)
+            assert hits == int(found.sum()) == counts["revoked"]
+        r["load_before"], r["load_after"] = load_before, os.getloadavg()
+        print(json.dumps(r))
+    """)
+    r = in_process(code)
+    return r
+
+
+def bench_lookups(entries: int, peers: bool = True) -> dict:
+    """`Store.check` on random 8-byte serials (the offset table) and, in the same run, on the
+    JPKI-like single CRL (the bitmap), each in a store of its own."""
+    out: dict = {"entries": entries}
+    work = Path(tempfile.mkdtemp(prefix="jpki-bench-"))
+    try:
+        for name, data, full_range in (("random", datasets.single_random(entries), True), ("jpki", datasets.single(entries), False)):
+            store = work / f"store-{name}"
+            jpki_fast_ingest = textwrap.dedent(f"""
+                import jpki_fast
+                jpki_fast.ingest({str(data / 'trust')!r}, {str(data / 'crls')!r}, {str(store)!r}, now={datasets.NOW!r})
+                print("{{}}")
+            """)
+            in_process(jpki_fast_ingest)
+            out[name] = measure_lookups(store, data / "serials.npy", entries, full_range, peers=peers and name == "random")
+            manifest = json.loads((sorted((store / "generations").iterdir())[-1] / "manifest.json").read_text())
+            out[name]["lookup"] = next(i["lookup"] for i in manifest["issuers"] if i["alias"] == "auth_ca_2023")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def report_lookups(m: str, r: dict) -> str:
+    """The random-serial block of the core section (between its own markers)."""
+    rnd, jp = r["random"], r["jpki"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    # Changes to tracked files but RESULTS.md (which this run writes) make the figures not the commit's.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)bench/RESULTS.md"],
+                           capture_output=True, text=True, cwd=HERE).stdout.strip()
+    load = f"load average {rnd['load_before'][0]:.2f} before, {jp['load_after'][0]:.2f} after"
+    lines = [
+        f"### `Store.check` of {r['entries']:,} random 8-byte serials (issue 9)",
+        "",
+        f"Commit {commit}{' (with uncommitted changes)' if dirty else ''}; {m}. Measured "
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/peers.py --lookups-only` ({load}; "
+        "CPU seconds are the process's, both cores together). A snapshot of one CRL of random serials uniform over the "
+        "whole 64-bit range (half of them 2^63 or more: 9 octets in DER), lookup structure "
+        f"`{rnd['lookup']}`; queries numpy uint64, half revoked, half not (drawn from the whole range), shuffled. "
+        f"Beside it, in the same run, the JPKI-like snapshot above (lookup `{jp['lookup']}`).",
+        "",
+        "| method | lookups per second | CPU seconds per call | jpki-fast speed-up |",
+        "|---|---|---|---|",
+        f"| `Store.check`, first call after `open_store` (open {rnd['open_ms']:.1f} ms) | {rnd['first_rate'] / 1e6:.1f} M/s | "
+        f"{rnd['first_cpu_s']:.2f} | |",
+        f"| `Store.check`, median of 7 calls after it | **{rnd['check_rate'] / 1e6:.1f} M/s** | "
+        f"{statistics.median(rnd['check_cpu_s']):.2f} | |",
+    ]
+    if "set_rate" in rnd:
+        lines += [
+            f"| Python `set`: `sum(map(s.__contains__, queries))`, queries a list of ints (its best; membership only) | "
+            f"{rnd['set_rate'] / 1e6:.2f} M/s | | {rnd['check_rate'] / rnd['set_rate']:.0f}x |",
+            f"| `numpy.searchsorted` of the unsorted queries into the sorted serials (membership only) | "
+            f"{rnd['searchsorted_rate'] / 1e6:.2f} M/s | | {rnd['check_rate'] / rnd['searchsorted_rate']:.0f}x |",
+        ]
+    lines += [
+        f"| JPKI-like serials (the snapshot above), first call after `open_store` | {jp['first_rate'] / 1e6:.1f} M/s | "
+        f"{jp['first_cpu_s']:.2f} | |",
+        f"| JPKI-like serials, median of 7 | {jp['check_rate'] / 1e6:.1f} M/s | {statistics.median(jp['check_cpu_s']):.2f} | |",
+        "",
+        f"Runs (ms): random {rnd['check_runs_ms']}, JPKI-like {jp['check_runs_ms']}; CPU seconds per run: random "
+        f"{rnd['check_cpu_s']}, JPKI-like {jp['check_cpu_s']}; answers: random {rnd['counts']}, JPKI-like {jp['counts']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # ---- daily partitions and diff ------------------------------------------------------------
 
 
@@ -296,7 +412,7 @@ def bench_daily(entries: int, runs: int, peers: bool) -> dict:
 # ---- report -------------------------------------------------------------------------------
 
 
-def report(m: str, single: dict, daily: dict | None) -> str:
+def report(m: str, single: dict, daily: dict | None, lookups: dict | None = None) -> str:
     s = single
     lines = [
         "## Core engine (issue 2: ingest, index, checks; issue 4: nightly ingest and diff)",
@@ -373,6 +489,8 @@ def report(m: str, single: dict, daily: dict | None) -> str:
         ]
         if "openssl_loop_sign_wall" in d:
             lines.append(f"| `openssl crl` per file, signing CA's {d['openssl_loop_sign_files']:,} files only | {d['openssl_loop_sign_wall']:.1f} s | one process per file, sequential |")
+    if lookups:
+        lines += ["", "<!-- BEGIN core-random -->", report_lookups(m, lookups).rstrip("\n"), "<!-- END core-random -->"]
     return "\n".join(lines) + "\n"
 
 
@@ -394,9 +512,21 @@ def main() -> int:
     ap.add_argument("--no-peers", action="store_true", help="skip openssl and pyca (slow)")
     ap.add_argument("--no-daily", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="print instead of updating RESULTS.md")
+    ap.add_argument("--lookups-only", action="store_true",
+                    help="only Store.check on random 8-byte and JPKI-like serials, with the peers (rewrites its block of the core section)")
     args = ap.parse_args()
     m = machine()
     print(f"machine: {m}", file=sys.stderr)
+    if args.lookups_only:
+        lookups = bench_lookups(args.entries, not args.no_peers)
+        print(json.dumps(lookups, indent=1), file=sys.stderr)
+        text = report_lookups(m, lookups)
+        if args.no_write:
+            print(text)
+        else:
+            write_section(text, "core-random")
+            print(f"updated {RESULTS}", file=sys.stderr)
+        return 0
     # The command is timed as installed: `pip install` byte-compiles the package (an editable
     # install under PYTHONDONTWRITEBYTECODE would compile it at every start instead).
     compileall.compile_dir(str(HERE.parent / "python" / "jpki_fast"), quiet=1)
@@ -405,7 +535,9 @@ def main() -> int:
     daily = None if args.no_daily else bench_daily(args.entries, args.runs, not args.no_peers)
     if daily:
         print(json.dumps(daily, indent=1), file=sys.stderr)
-    text = report(m, single, daily)
+    lookups = bench_lookups(args.entries, not args.no_peers)
+    print(json.dumps(lookups, indent=1), file=sys.stderr)
+    text = report(m, single, daily, lookups)
     if args.no_write:
         print(text)
     else:

@@ -36,7 +36,7 @@ const ENTRIES_PER_BUCKET: usize = 4;
 const BITMAP_MAX_BITS_PER_ENTRY: u64 = 8;
 /// Bitmap words per rank block (one cache line).
 const WORDS_PER_BLOCK: usize = 8;
-/// Bucket ranges up to this size are scanned linearly.
+/// Bucket ranges up to this size are searched branch-free (larger ones by binary search).
 const LINEAR_SCAN: usize = 16;
 
 pub type LongKey = [u8; MAX_SERIAL_OCTETS];
@@ -263,9 +263,12 @@ fn build_lookup(out: &mut IssuerColumns) {
         out.ranks = ranks;
         return;
     }
+    // The smallest shift that leaves at most `target` buckets. With fewer than 8 entries the
+    // target is 1 bucket, which a range of 2^63 or more cannot reach: the shift stops at 63
+    // (2 buckets), as a shift of 64 wraps to 0 in a release build and would never end.
     let target = (n / ENTRIES_PER_BUCKET).max(1) as u64;
     let mut shift = 0u32;
-    while (range >> shift) >= target {
+    while shift < 63 && (range >> shift) >= target {
         shift += 1;
     }
     let buckets = ((range >> shift) + 1) as usize;
@@ -403,8 +406,9 @@ impl<'a> IssuerView<'a> {
         self.len() == 0
     }
 
+    /// Whether the index uses the bitmap (dense serials), else the offset table.
     #[inline(always)]
-    fn is_bitmap(&self) -> bool {
+    pub fn is_bitmap(&self) -> bool {
         !self.bitmap.is_empty()
     }
 
@@ -484,6 +488,12 @@ impl<'a> IssuerView<'a> {
     /// Third stage: the row of `key`, or `NOT_FOUND`; a found row's columns are prefetched.
     #[inline(always)]
     pub fn stage_search(&self, range: (u32, u32), key: u64) -> u32 {
+        self.stage_search_with::<true>(range, key)
+    }
+
+    /// [`Self::stage_search`], prefetching a found row's payload only when `PAYLOAD` is set.
+    #[inline(always)]
+    pub fn stage_search_with<const PAYLOAD: bool>(&self, range: (u32, u32), key: u64) -> u32 {
         let (lo, hi) = range;
         if self.is_bitmap() {
             return if lo < hi { lo } else { NOT_FOUND };
@@ -491,19 +501,32 @@ impl<'a> IssuerView<'a> {
         if lo >= hi {
             return NOT_FOUND;
         }
-        let s = &self.serials[lo as usize..hi as usize];
-        let row = if s.len() <= LINEAR_SCAN {
-            match s.iter().position(|&v| v >= key) {
-                Some(i) if s[i] == key => lo + i as u32,
-                _ => NOT_FOUND,
+        let (lo, hi) = (lo as usize, hi as usize);
+        let row = if hi - lo <= LINEAR_SCAN {
+            // Branch-free lower bound (a scan's exit, at a random place, mispredicts once per
+            // key): steps of 8, 4, 2 and 1 entries, each taken when the entry before its end is
+            // below the key. A step past `hi` is never taken; its read is clamped to the bucket.
+            let s = self.serials;
+            let mut at = lo;
+            for step in [8, 4, 2, 1] {
+                let next = at + step;
+                let below = s[next.min(hi) - 1] < key;
+                at = if (next <= hi) & below { next } else { at };
+            }
+            // `at` is the first row of the bucket not below the key; with 16 entries all below
+            // it, the last (which is not the key either).
+            if (at < hi) & (s[at.min(hi - 1)] == key) {
+                at as u32
+            } else {
+                NOT_FOUND
             }
         } else {
-            match s.binary_search(&key) {
-                Ok(i) => lo + i as u32,
+            match self.serials[lo..hi].binary_search(&key) {
+                Ok(i) => (lo + i) as u32,
                 Err(_) => NOT_FOUND,
             }
         };
-        if row != NOT_FOUND {
+        if PAYLOAD && row != NOT_FOUND {
             self.prefetch_row(row as usize);
         }
         row
@@ -565,8 +588,9 @@ impl<'a> IssuerView<'a> {
     }
 }
 
+/// A hint to bring the cache line of `p` in (any address: it never faults).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults, whatever the address.
     unsafe {
@@ -683,6 +707,41 @@ mod tests {
         v.validate().unwrap();
         assert_eq!(v.find_short(0), NOT_FOUND);
         assert_eq!(v.find_short(u64::MAX), NOT_FOUND);
+    }
+
+    /// Fewer than eight serials spread 2^63 or more apart: the offset table's shift once grew to
+    /// 64, which wraps to 0 in a release build and looped for ever (issue 9). Built on a thread
+    /// so that a regression fails here (after a minute, far longer than the build takes) instead
+    /// of hanging the test run.
+    #[test]
+    fn few_serials_spread_over_the_whole_range_build_and_stay_exact() {
+        let cases: Vec<Vec<u64>> = vec![
+            vec![1, 0x8000_0000_0000_0001],
+            vec![0, u64::MAX],
+            vec![0, 1 << 63],
+            vec![0, 1, u64::MAX],
+            vec![3, 1 << 62, 1 << 63, u64::MAX - 1, u64::MAX],
+            vec![0, 1 << 61, 2 << 61, 3 << 61, 4 << 61, 5 << 61, 6 << 61],
+            vec![5, 9, 0xFFFF_FFFF_FFFF_FF00, 0x8000_0000_0000_0000, 0x7FFF_FFFF_FFFF_FFFF, 0x1234, 0xFFFF_FFFF_FFFF_FFFE],
+        ];
+        for serials in cases {
+            let records: Vec<Record> = serials.iter().map(|&s| rec(s, 7, 0)).collect();
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(build(records, vec![], vec![])).ok());
+            let cols = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("building the index of {serials:X?} did not finish"));
+            let v = cols.view();
+            v.validate().unwrap();
+            for &s in &serials {
+                let row = v.find_short(s);
+                assert_ne!(row, NOT_FOUND, "serial {s:X} of {serials:X?}");
+                assert_eq!(v.serials[row as usize], s);
+                for probe in [s.wrapping_add(1), s.wrapping_sub(1), s ^ (1 << 63), s ^ 1] {
+                    assert_eq!(v.find_short(probe) != NOT_FOUND, serials.contains(&probe), "probe {probe:X} of {serials:X?}");
+                }
+            }
+        }
     }
 
     #[test]
