@@ -24,6 +24,7 @@ import os
 from typing import Callable, Iterable
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 import jpki_fast
 
@@ -152,9 +153,16 @@ def create_app(config: ServiceConfig | None = None, *, routers: Iterable[APIRout
     return app
 
 
+#: Where /docs and /redoc load their scripts, styles and icon from (public, like the pages).
+DOCS_ASSETS = "/docs/assets"
+
+
 def _application(lifespan=None) -> FastAPI:
     """The FastAPI object with the default routers and error handlers (no state yet)."""
-    app = FastAPI(title="jpki-fast", version=jpki_fast.__version__, description=DESCRIPTION, openapi_tags=TAGS, lifespan=lifespan)
+    # FastAPIOffline: /docs and /redoc with Swagger UI and ReDoc served from this service
+    # (DOCS_ASSETS), not from a CDN: nothing a page loads leaves the server.
+    app = FastAPIOffline(title="jpki-fast", version=jpki_fast.__version__, description=DESCRIPTION, openapi_tags=TAGS,
+                         lifespan=lifespan, static_url=DOCS_ASSETS)
     errors.install(app)
     for router in default_routers():
         app.include_router(router)

@@ -211,3 +211,22 @@ def test_serve_warns_when_it_would_listen_beyond_loopback(monkeypatch, capsys, t
     assert main(["serve", "--store", str(tmp_path), "--host", host]) == 0
     assert started == [host]
     assert ("is not a loopback address" in capsys.readouterr().err) == warned
+
+
+def test_the_schema_pages_load_nothing_from_elsewhere(world, tmp_path_factory):
+    """/docs and /redoc take their scripts, styles and icon from the service itself (no CDN: a
+    verifier's network may reach nothing outside), and those assets are served."""
+    app = _app(world, tmp_path_factory, "open")
+    with TestClient(app) as c:
+        for page in ("/docs", "/redoc"):
+            html = c.get(page)
+            assert html.status_code == 200, page
+            urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*'([^']+)'""", html.text)
+            urls = [u for pair in urls for u in pair if u]
+            assert urls, (page, html.text[:500])
+            assert not [u for u in urls if re.match(r"(?i)^(https?:)?//", u)], (page, urls)
+            assert "googleapis" not in html.text and "cdn." not in html.text, page
+            for u in urls:
+                if u.startswith("/docs/assets/"):
+                    r = c.get(u)
+                    assert r.status_code == 200 and len(r.content) > 1000, u
