@@ -143,10 +143,10 @@ def test_a_published_generation_missing_when_the_server_looks_is_not_served(worl
         world.assert_answers(server.url, first, times=2)
         write_current(world.store, first + 7)  # CURRENT names a generation whose files are gone
         deadline = time.monotonic() + 60
-        while readiness(server.url).get("reload_error") is None:
-            assert time.monotonic() < deadline, readiness(server.url)
+        while (ready := readiness(server.url)).get("reload_error") is None:  # one answer, one worker's view
+            assert time.monotonic() < deadline, ready
             time.sleep(0.05)
-        assert f"generation {first + 7} not loaded, still serving {first}" in readiness(server.url)["reload_error"]
+        assert f"generation {first + 7} not loaded, still serving {first}" in ready["reload_error"], ready
         world.assert_answers(server.url, first)
         write_current(world.store, first)
         second = world.publish(0)  # the next publish is served as usual
