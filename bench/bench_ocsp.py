@@ -12,8 +12,8 @@
 - Pre-producing responses in the library (``OcspResponder.preproduce``, signed on all cores).
 
 Every answer is checked before it is timed: the served statuses equal the truth. OpenSSL 3.0's
-responder binds every interface, so it runs, with the wrk that measures it, in a network
-namespace of its own that has only loopback (``unshare -n``), where allowed, its client beside it. Server and load
+responder binds every interface, so it runs, with the client that measures it, in a network
+namespace of its own that has only loopback (``unshare -n``), where allowed. Server and load
 generator share the machine's cores (2 here): the figures include that. `uptime` is recorded.
 
 Usage: python bench/bench_ocsp.py [--entries 1000000] [--seconds 8] [--workers 2] [--no-write]
@@ -130,6 +130,13 @@ def openssl_index(data: Path, path: Path, good: list[str]) -> None:
             f.write(f"V\t491231235959Z\t\t{serial}\tunknown\t/CN={serial}\n")
 
 
+def _post(port: int, der: bytes) -> bytes:
+    """An HTTP/1.1 POST of one DER OCSP request to ``/ocsp``, on a connection closed after it."""
+    head = (f"POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {OCSP_REQUEST}\r\n"
+            f"Content-Length: {len(der)}\r\nConnection: close\r\n\r\n")
+    return head.encode() + der
+
+
 def sequential(port: int, bodies: Path, seconds: float) -> dict:
     """One client, a new TCP connection per request, POSTs rotated from BODIES for SECONDS.
 
@@ -141,11 +148,10 @@ def sequential(port: int, bodies: Path, seconds: float) -> dict:
     while time.monotonic() < deadline:
         der = requests[i % len(requests)]
         i += 1
-        head = (f"POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {OCSP_REQUEST}\r\n"
-                f"Content-Length: {len(der)}\r\nConnection: close\r\n\r\n").encode()
+        message = _post(port, der)
         t = time.perf_counter()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-            conn.sendall(head + der)
+            conn.sendall(message)
             chunks = []
             while chunk := conn.recv(65536):
                 chunks.append(chunk)
@@ -163,11 +169,9 @@ def probe_then_request(port: int, der: bytes) -> str:
     """What a responder does after a client connects and leaves without a request (as wrk's first,
     probing connection does, and as any port scanner or health check may): does it still answer?"""
     socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    head = (f"POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {OCSP_REQUEST}\r\n"
-            f"Content-Length: {len(der)}\r\nConnection: close\r\n\r\n").encode()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            conn.sendall(head + der)
+            conn.sendall(_post(port, der))
             first = conn.recv(65536)
         return "answered" if first.startswith(b"HTTP/") else "closed without answering"
     except (TimeoutError, OSError) as exc:

@@ -493,7 +493,8 @@ def render(r: dict) -> str:
         if "error" in m or "error" in r["naive_json10k"]:
             return "-"
         naive = r["naive_json10k"]
-        by_cpu = f", {naive['server_cpu_ms'] / m['server_cpu_ms']:.1f}x in server CPU per request" if "server_cpu_ms" in m else ""
+        by_cpu = (f", {naive['server_cpu_ms'] / m['server_cpu_ms']:.1f}x in server CPU per request"
+                  if "server_cpu_ms" in m and "server_cpu_ms" in naive else "")
         return f"{m['rps'] / naive['rps']:.1f}x (naive: {naive['rps'] * 10_000 / 1e6:.3f} M/s){by_cpu}"
 
     def cpu(m: dict) -> str:
