@@ -14,10 +14,11 @@ the same at once.
 A generation is verified before it is served (``verify``, the default: every file against the
 BLAKE3 digests of its manifest, as ``jpki-fast verify-store`` does), so a damaged or partly
 copied generation is refused, not answered from: the current snapshot stays, the failure is in
-:attr:`SnapshotHolder.last_error` (``/readyz``, the console, the ``reloads_total{outcome="failed"}``
-metric), and the refused generation is not tried again until ``CURRENT`` names another one (or
-an admin forces a reload). A generation deleted under a running server goes on answering from
-its open memory maps, which keep the deleted files' contents.
+:attr:`SnapshotHolder.last_error` (the log, the console, the ``reloads_total{outcome="failed"}``
+metric; ``/readyz`` says only which generation and the error's type), and the refused
+generation is not tried again until ``CURRENT`` names another one (or an admin forces a reload).
+A generation deleted under a running server goes on answering from its open memory maps, which
+keep the deleted files' contents.
 """
 
 from __future__ import annotations
@@ -57,10 +58,9 @@ class SnapshotHolder:
         self._on_failure = on_failure
         self.store = self._open()
         self.loaded_at = time.time()
-        self.last_error: str | None = None
-        #: What ``/readyz`` (no key) may say of it: which generation and the error's type, never
-        #: its message (it can name paths in the store); the whole text goes to the log and the console.
-        self.last_error_summary: str | None = None
+        #: The last reload's failure, until a reload succeeds: what failed ("generation N not
+        #: loaded, still serving M", or None when the poll itself failed) and the exception.
+        self._failure: tuple[str | None, Exception] | None = None
         self._refused: int | None = None  # the published generation that failed to open
         if on_swap is not None:
             on_swap(self.store, 0)
@@ -77,6 +77,23 @@ class SnapshotHolder:
     def generation(self) -> int:
         return self.store.generation
 
+    @property
+    def last_error(self) -> str | None:
+        """Why the newest published generation is not served, in full (the log, the console)."""
+        if self._failure is None:
+            return None
+        what, exc = self._failure
+        return f"{what + ': ' if what else ''}{type(exc).__name__}: {exc}"
+
+    @property
+    def last_error_summary(self) -> str | None:
+        """What ``/readyz`` (no key) may say of it: which generation and the error's type, never
+        its message (it can name paths in the store)."""
+        if self._failure is None:
+            return None
+        what, exc = self._failure
+        return f"{what or 'reload failed'} ({type(exc).__name__}; the service log and the console say why)"
+
     def reload(self, force: bool = False) -> ReloadResult:
         """Swaps in the published generation if it differs from the current one (``force``:
         reopen even if it does not). Raises StoreError when it cannot be opened; the current
@@ -89,15 +106,13 @@ class SnapshotHolder:
                 store = self._open()
             except Exception as exc:
                 self._refused = read_current(self.root)
-                self.last_error = f"generation {self._refused} not loaded, still serving {previous}: {type(exc).__name__}: {exc}"
-                self.last_error_summary = (f"generation {self._refused} not loaded, still serving {previous} "
-                                           f"({type(exc).__name__}; the service log and the console say why)")
+                self._failure = (f"generation {self._refused} not loaded, still serving {previous}", exc)
                 if self._on_failure is not None:
                     self._on_failure()
                 raise
             self.store = store  # the atomic swap: requests hold the store they started with
             self.loaded_at = time.time()
-            self.last_error = self.last_error_summary = None
+            self._failure = None
             self._refused = None
         if self._on_swap is not None:
             self._on_swap(store, previous)
@@ -116,9 +131,8 @@ class SnapshotHolder:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep serving the current snapshot; readyz reports it
-                if self.last_error is None:
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    self.last_error_summary = f"reload failed ({type(exc).__name__}; the service log and the console say why)"
+                if self._failure is None:
+                    self._failure = (None, exc)
                 log.warning("reload failed, still serving generation %d: %s", self.store.generation, self.last_error)
 
 
