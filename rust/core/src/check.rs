@@ -14,6 +14,8 @@ use crate::crl::NO_REASON;
 use crate::index::{Hit, IssuerView, LongKey, NOT_FOUND};
 use crate::mem::{uninit_vec, zeroed_vec};
 
+pub use grouped::Scratch;
+
 /// A serial's status; the code is the byte of the output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -185,18 +187,45 @@ pub fn check(
     coverage: &Coverage,
     want_partition: bool,
 ) -> CheckOutput {
+    check_reusing(&Scratch::default(), views, issuers, partitions, short, long, coverage, want_partition)
+}
+
+/// [`check`], with working memory kept in `scratch` from one call to the next (a snapshot
+/// keeps one: see [`Scratch`]).
+#[allow(clippy::too_many_arguments)]
+pub fn check_reusing(
+    scratch: &Scratch,
+    views: &[Option<IssuerView<'_>>],
+    issuers: Issuers<'_>,
+    partitions: Option<&[u16]>,
+    short: &[u64],
+    long: &[(u32, LongKey)],
+    coverage: &Coverage,
+    want_partition: bool,
+) -> CheckOutput {
     let n = short.len();
     let nb = n.div_ceil(8);
     let with_invalidity = views.iter().flatten().any(|v| v.has_invalidity());
     let t = std::time::Instant::now();
-    // A big batch against one sparse index is looked up grouped by serial (see `grouped`): the
-    // found entries are written, packed, into the date column, and each task then decodes its
-    // rows instead of looking them up.
+    // A big batch against one sparse index is looked up grouped by serial (see `grouped`); each
+    // task then writes a stripe of rows from what was found instead of looking them up.
     let sparse_batch = grouped_view(views, issuers, partitions, coverage, n);
+    let found = sparse_batch.map(|(view, _)| {
+        let t = std::time::Instant::now();
+        let found = grouped::find(view, short, scratch);
+        crate::trace("check: grouped lookups", t);
+        found
+    });
+    // Rows per task: a grouped batch's tasks merge every stream of hits, so there are a few per
+    // thread, not one per CHUNK (a multiple of 8, as CHUNK).
+    let task_rows = match found {
+        Some(_) => n.div_ceil(4 * rayon::current_num_threads().max(1)).next_multiple_of(8).max(CHUNK),
+        None => CHUNK,
+    };
     let mut out = CheckOutput {
         status: uninit_vec(n),
         reason: uninit_vec(n),
-        revocation_date: if sparse_batch.is_some() { zeroed_vec(n) } else { uninit_vec(n) },
+        revocation_date: uninit_vec(n),
         revocation_valid: zeroed_vec(nb),
         reason_valid: zeroed_vec(nb),
         invalidity: with_invalidity.then(|| (uninit_vec(n), zeroed_vec(nb))),
@@ -204,16 +233,11 @@ pub fn check(
         counts: [0; 4],
     };
     {
-        if let Some((view, _)) = sparse_batch {
-            let t = std::time::Instant::now();
-            grouped::find_and_pack(view, short, &mut out.revocation_date, out.invalidity.as_mut().map(|(d, _)| d.as_mut_slice()));
-            crate::trace("check: grouped lookups", t);
-        }
         let (inv_dates, inv_valid) = match &mut out.invalidity {
             Some((d, v)) => (Some(d.as_mut_slice()), Some(v.as_mut_slice())),
             None => (None, None),
         };
-        let mut tasks: Vec<(usize, Slices<'_>)> = Vec::with_capacity(n.div_ceil(CHUNK));
+        let mut tasks: Vec<(usize, Slices<'_>)> = Vec::with_capacity(n.div_ceil(task_rows));
         let mut status = out.status.as_mut_slice();
         let mut reason = out.reason.as_mut_slice();
         let mut date = out.revocation_date.as_mut_slice();
@@ -224,7 +248,7 @@ pub fn check(
         let mut part = out.partition.as_deref_mut();
         let mut start = 0;
         while start < n {
-            let len = CHUNK.min(n - start);
+            let len = task_rows.min(n - start);
             let bits = len.div_ceil(8);
             let (s0, s1) = std::mem::take(&mut status).split_at_mut(len);
             let (r0, r1) = std::mem::take(&mut reason).split_at_mut(len);
@@ -258,9 +282,9 @@ pub fn check(
         let batch = Batch { views, issuers, partitions, coverage };
         let run = |(start, mut slices): (usize, Slices<'_>)| {
             let len = slices.status.len();
-            match sparse_batch {
-                Some((_, miss)) => grouped::unpack_chunk(miss, &mut slices),
-                None => check_chunk(batch, &short[start..start + len], start, &mut slices),
+            match (&found, sparse_batch) {
+                (Some(found), Some((_, miss))) => found.unpack(miss, start, &mut slices),
+                _ => check_chunk(batch, &short[start..start + len], start, &mut slices),
             }
         };
         // One task (up to CHUNK rows) runs here: handing it to the pool would cost more than
@@ -273,6 +297,15 @@ pub fn check(
             }
         }
         crate::trace("check: lookups", t);
+    }
+    if let Some(found) = found {
+        if let Some((dates, valid)) = &mut out.invalidity {
+            for &(row, d) in &found.invalidity {
+                dates[row as usize] = d;
+                set_bit(valid, row as usize, true);
+            }
+        }
+        scratch.give_back(found);
     }
     // Long serials are rare: redo those rows one by one.
     for &(row, key) in long {
@@ -469,6 +502,23 @@ fn find_rows<const EAGER_RANK: bool>(view: &IssuerView<'_>, keys: &[u64], mut em
     }
 }
 
+/// [`find_rows`] of every key, listing the hits as `(key index, row)`: compiled for AVX2 where the
+/// CPU has it (a bucket's entries are compared with the key four at a time).
+fn find_hits(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi1") {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { find_hits_avx2(view, keys, hits) };
+    }
+    find_rows::<false>(view, keys, |j, row| push_hit(hits, j, row));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,popcnt")]
+unsafe fn find_hits_avx2(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>) {
+    find_rows::<false>(view, keys, |j, row| push_hit(hits, j, row));
+}
+
 /// Appends `(i, row)` when `row` was found, without a branch: the slot is written either way
 /// and kept only for a hit. `hits` must have room for one more.
 #[inline(always)]
@@ -560,24 +610,61 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: Status, keys: &[u64], out: &
 /// well): far more memory traffic than a dense index, whose bitmap stays in cache. Grouped,
 /// the keys that fall in one part of the index (about `GROUP_ENTRIES` entries: its directory,
 /// serials and payloads, ~512 KiB) are looked up together, so that those lines are fetched once
-/// for all of them and stay in cache; what is left random is one 8-byte store per found key.
+/// for all of them and stay in cache. Nothing is stored at random: the answers go back to
+/// their rows by a merge, not a scatter.
 ///
 /// 1. [`group`]: the keys and their row numbers, radix-partitioned by directory bucket (one
-///    pass to count, one to scatter, both over halves of the batch in parallel).
-/// 2. [`find_and_pack`]: each group looked up with the pipelined stages of [`find_rows`]; a
-///    found entry's facts are packed into one `u64` (see [`pack`]) and stored in the date column
-///    at the key's row (prefilled with 0, which no packed entry is).
-/// 3. [`unpack_chunk`]: each task of `check` turns its rows' packed words into the output
-///    columns, in order, as `check_chunk_uniform` writes them.
+///    pass to count, one to scatter, both over parts of the batch in parallel). Within a group,
+///    each part's keys keep their input order: a *stream* of ascending rows.
+/// 2. [`find`]: each group looked up with the pipelined stages of [`find_rows`]; the found
+///    entries' facts, packed into one `u64` each (see [`pack`]), and their rows are written over
+///    the group's keys and rows, in order, so every stream stays ascending.
+/// 3. [`Found::unpack`]: each task of `check` writes a stripe of rows as misses, a block at a
+///    time, then merges every stream's hits of that block into it, with one cursor per stream.
 mod grouped {
-    use std::sync::atomic::{AtomicI64, Ordering};
-
     use rayon::prelude::*;
 
-    use super::{find_rows, push_hit, Slices, Status, GATHER_AHEAD, ISSUER_WIDE};
+    use std::sync::Mutex;
+
+    use super::{find_hits, Slices, Status, GATHER_AHEAD, ISSUER_WIDE};
     use crate::crl::NO_REASON;
-    use crate::index::{prefetch, Hit, IssuerView};
+    use crate::index::IssuerView;
     use crate::mem::uninit_vec;
+
+    /// Working memory of the grouped lookups (12 bytes a key), kept from one batch to the next:
+    /// fresh memory costs a page fault and the zeroing of every page on first touch (measured,
+    /// 10M keys on the 2-core EPYC: a fifth of a call's time went to the kernel's page clearing),
+    /// reused memory nothing. One batch at a time uses it; a concurrent one allocates its own.
+    #[derive(Debug, Default)]
+    pub struct Scratch(Mutex<Option<(Vec<u64>, Vec<u32>)>>);
+
+    impl Scratch {
+        /// Keys and rows with room for `n` each (contents unspecified).
+        fn take(&self, n: usize) -> (Vec<u64>, Vec<u32>) {
+            let kept = self.0.try_lock().ok().and_then(|mut s| s.take());
+            match kept {
+                Some((mut keys, mut rows)) if keys.capacity() >= n && rows.capacity() >= n => {
+                    // SAFETY: plain integers, valid for any bit pattern (and written before
+                    // they are read: `group` fills every slot).
+                    unsafe {
+                        keys.set_len(n);
+                        rows.set_len(n);
+                    }
+                    (keys, rows)
+                }
+                _ => (uninit_vec(n), uninit_vec(n)),
+            }
+        }
+
+        /// Keeps the buffers for the next batch (the larger ones, when two batches ran at once).
+        pub(super) fn give_back(&self, found: Found) {
+            if let Ok(mut s) = self.0.try_lock() {
+                if s.as_ref().map_or(true, |(k, _)| k.capacity() < found.packed.capacity()) {
+                    *s = Some((found.packed, found.rows));
+                }
+            }
+        }
+    }
 
     /// Entries of the index per group: its directory, serials and payloads (~16 bytes each,
     /// 512 KiB) stay in a core's L2 cache while the group's keys are looked up. (Measured on
@@ -587,36 +674,32 @@ mod grouped {
     /// At most this many groups: the scatter writes one stream per group, whose current cache
     /// lines must stay in cache.
     const MAX_GROUPS: usize = 4096;
-
-    /// Set in every packed entry.
-    const FOUND: u64 = 1 << 63;
-    /// Set when the entry has an invalidity date (stored in the invalidity column itself).
-    const HAS_INVALIDITY: u64 = 1 << 62;
+    /// Rows written and merged at a time by [`Found::unpack`]: the block's outputs (~10 bytes a
+    /// row) stay in L2 while the streams' hits land in it.
+    const BLOCK: usize = 1 << 14;
 
     /// An entry's facts in one word: revocation time (bits 0-31), partition (32-47), reason
-    /// (48-55), and the flags.
+    /// (48-55). (Its invalidity date, if any, is kept aside: see [`Found::invalidity`].)
     #[inline(always)]
-    fn pack(h: &Hit) -> u64 {
-        FOUND
-            | h.date as u64
-            | (h.partition as u64) << 32
-            | (h.reason as u64) << 48
-            | if h.invalidity.is_some() { HAS_INVALIDITY } else { 0 }
+    fn pack(date: u32, partition: u16, reason: u8) -> u64 {
+        date as u64 | (partition as u64) << 32 | (reason as u64) << 48
     }
 
-    /// Keys grouped by the part of the index they fall in: group `g` is
-    /// `keys[starts[g]..starts[g + 1]]`, `rows` the keys' rows in the batch. Keys outside the
+    /// Keys grouped by the part of the index they fall in. Group `g` is made of the streams
+    /// `g * parts .. (g + 1) * parts`, stream `s` being `keys[streams[s]..streams[s + 1]]`
+    /// (`rows`: the keys' rows in the batch, ascending within a stream). Keys outside the
     /// index's range are in no group (they are misses).
-    pub(super) struct Groups {
-        pub keys: Vec<u64>,
-        pub rows: Vec<u32>,
-        pub starts: Vec<usize>,
+    struct Groups {
+        keys: Vec<u64>,
+        rows: Vec<u32>,
+        streams: Vec<usize>,
+        parts: usize,
     }
 
     /// One part's slices of the grouped keys and rows, one slice per group.
     type Shares<'a> = (Vec<&'a mut [u64]>, Vec<&'a mut [u32]>);
 
-    pub(super) fn group(view: &IssuerView<'_>, keys: &[u64]) -> Groups {
+    fn group(view: &IssuerView<'_>, keys: &[u64], scratch: &Scratch) -> Groups {
         let buckets = view.directory.len() - 1;
         let target = (view.serials.len() / GROUP_ENTRIES).clamp(1, MAX_GROUPS);
         let mut shift = 0u32;
@@ -646,19 +729,19 @@ mod grouped {
                 c
             })
             .collect();
+        let parts = counts.len();
         let kept: usize = counts.iter().map(|c| c[..groups].iter().map(|&x| x as usize).sum::<usize>()).sum();
         crate::trace("check: group: count", t);
-        let mut out_keys: Vec<u64> = uninit_vec(kept);
-        let mut out_rows: Vec<u32> = uninit_vec(kept);
+        let (mut out_keys, mut out_rows) = scratch.take(kept);
         // Each part's share of each group, as its own slices of the outputs: group-major, so a
         // group is contiguous; within a group, in part (input) order.
         let mut dest: Vec<Shares<'_>> = counts.iter().map(|_| (Vec::with_capacity(groups), Vec::with_capacity(groups))).collect();
-        let mut starts = Vec::with_capacity(groups + 1);
+        let mut streams = Vec::with_capacity(groups * parts + 1);
         let (mut rest_k, mut rest_r) = (out_keys.as_mut_slice(), out_rows.as_mut_slice());
         let mut pos = 0;
         for g in 0..groups {
-            starts.push(pos);
             for ((dk, dr), part_counts) in dest.iter_mut().zip(&counts) {
+                streams.push(pos);
                 let c = part_counts[g] as usize;
                 let (k0, k1) = std::mem::take(&mut rest_k).split_at_mut(c);
                 let (r0, r1) = std::mem::take(&mut rest_r).split_at_mut(c);
@@ -668,7 +751,7 @@ mod grouped {
                 pos += c;
             }
         }
-        starts.push(pos);
+        streams.push(pos);
         let t = std::time::Instant::now();
         dest.into_par_iter().zip(keys.par_chunks(per)).enumerate().for_each(|(part, ((mut dk, mut dr), chunk))| {
             let mut fill = vec![0usize; groups];
@@ -684,88 +767,139 @@ mod grouped {
             }
         });
         crate::trace("check: group: scatter", t);
-        Groups { keys: out_keys, rows: out_rows, starts }
+        Groups { keys: out_keys, rows: out_rows, streams, parts }
     }
 
-    /// The column as cells that several threads may store into (each row by one thread only).
-    fn cells(v: &mut [i64]) -> &[AtomicI64] {
-        const _: () = assert!(std::mem::align_of::<AtomicI64>() == std::mem::align_of::<i64>());
-        // SAFETY: AtomicI64 has the size and bit validity of i64, and (asserted above) its
-        // alignment; the exclusive borrow is given up for the shared one returned.
-        unsafe { &*(v as *mut [i64] as *const [AtomicI64]) }
+    /// One group's streams of hits (start, length) and hits with an invalidity date.
+    type GroupHits = (Vec<(usize, usize)>, Vec<(u32, i64)>);
+
+    /// The found entries of a batch, by stream: stream `s`'s hits are `packed[s0..s0 + len]`
+    /// (see [`pack`]) at rows `rows[s0..s0 + len]`, ascending, with `(s0, len) = streams[s]`.
+    pub(super) struct Found {
+        packed: Vec<u64>,
+        rows: Vec<u32>,
+        streams: Vec<(usize, usize)>,
+        /// `(row, date)` of the hits with an invalidity date (rare), in no order.
+        pub invalidity: Vec<(u32, i64)>,
     }
 
-    /// Looks up every key of the batch, grouped, and stores each found entry packed in `date`
-    /// at its row (`date` must be all zeros); an entry's invalidity date goes into
-    /// `invalidity` at its row (the other rows of `invalidity` are left for [`unpack_chunk`]).
-    pub(super) fn find_and_pack(view: &IssuerView<'_>, keys: &[u64], date: &mut [i64], invalidity: Option<&mut [i64]>) {
+    /// Looks up every key of the batch, grouped.
+    pub(super) fn find(view: &IssuerView<'_>, keys: &[u64], scratch: &Scratch) -> Found {
         let t = std::time::Instant::now();
-        let groups = group(view, keys);
+        let Groups { keys: mut gkeys, rows: mut grows, streams, parts } = group(view, keys, scratch);
         crate::trace("check: group keys", t);
-        let date = cells(date);
-        let invalidity = invalidity.map(cells);
-        let n_groups = groups.starts.len() - 1;
-        (0..n_groups).into_par_iter().for_each_init(Vec::new, |hits: &mut Vec<(u32, u32)>, g| {
-            let (a, b) = (groups.starts[g], groups.starts[g + 1]);
-            let (keys, rows) = (&groups.keys[a..b], &groups.rows[a..b]);
-            hits.clear();
-            hits.reserve(keys.len());
-            find_rows::<false>(view, keys, |j, row| push_hit(hits, j, row));
-            for (k, &(j, row)) in hits.iter().enumerate() {
-                if let Some(&(ahead_j, ahead_row)) = hits.get(k + GATHER_AHEAD) {
-                    view.prefetch_row(ahead_row as usize);
-                    prefetch(date.as_ptr().wrapping_add(rows[ahead_j as usize] as usize));
+        let n_groups = (streams.len() - 1) / parts;
+        // Each group's keys and rows, as slices of their own.
+        let mut work: Vec<(usize, &mut [u64], &mut [u32])> = Vec::with_capacity(n_groups);
+        let (mut rest_k, mut rest_r) = (gkeys.as_mut_slice(), grows.as_mut_slice());
+        for g in 0..n_groups {
+            let len = streams[(g + 1) * parts] - streams[g * parts];
+            let (k0, k1) = std::mem::take(&mut rest_k).split_at_mut(len);
+            let (r0, r1) = std::mem::take(&mut rest_r).split_at_mut(len);
+            work.push((g, k0, r0));
+            (rest_k, rest_r) = (k1, r1);
+        }
+        let per_group: Vec<GroupHits> = work
+            .into_par_iter()
+            .map_init(Vec::new, |hits: &mut Vec<(u32, u32)>, (g, keys, rows)| {
+                hits.clear();
+                hits.reserve(keys.len());
+                find_hits(view, keys, hits);
+                let first = streams[g * parts];
+                let mut out = Vec::with_capacity(parts);
+                let mut invalidity = Vec::new();
+                let mut k = 0;
+                // The hits of each stream, in order, over the stream's first keys and rows: a
+                // hit's slot is never after its key's, so nothing is overwritten before it is read.
+                for s in g * parts..(g + 1) * parts {
+                    let end = (streams[s + 1] - first) as u32;
+                    let start = k;
+                    while k < hits.len() && hits[k].0 < end {
+                        if let Some(&(_, ahead)) = hits.get(k + GATHER_AHEAD) {
+                            view.prefetch_row(ahead as usize);
+                        }
+                        let (j, entry) = hits[k];
+                        let h = view.hit_short(entry);
+                        let row = rows[j as usize];
+                        if let Some(d) = h.invalidity {
+                            invalidity.push((row, d));
+                        }
+                        keys[k] = pack(h.date, h.partition, h.reason);
+                        rows[k] = row;
+                        k += 1;
+                    }
+                    out.push((first + start, k - start));
                 }
-                let i = rows[j as usize] as usize;
-                let h = view.hit_short(row);
-                if let (Some(inv), Some(d)) = (invalidity, h.invalidity) {
-                    inv[i].store(d, Ordering::Relaxed);
-                }
-                date[i].store(pack(&h) as i64, Ordering::Relaxed);
-            }
-        });
+                (out, invalidity)
+            })
+            .collect();
+        let mut found = Found { packed: gkeys, rows: grows, streams: Vec::with_capacity(streams.len()), invalidity: Vec::new() };
+        for (s, inv) in per_group {
+            found.streams.extend(s);
+            found.invalidity.extend(inv);
+        }
+        found
     }
 
-    /// Writes a task's outputs from the packed words [`find_and_pack`] left in its date column
-    /// (0: a miss), eight rows (one bitmap byte) at a time. The same outputs as
-    /// `check_chunk_uniform` writes.
-    pub(super) fn unpack_chunk(miss: Status, out: &mut Slices<'_>) -> [u64; 4] {
-        let len = out.status.len();
-        let mut found = 0u64;
-        let mut i0 = 0;
-        while i0 < len {
-            let rows = 8.min(len - i0);
-            let (mut date_bits, mut reason_bits, mut inv_bits) = (0u8, 0u8, 0u8);
-            for b in 0..rows {
-                let i = i0 + b;
-                let v = out.date[i] as u64;
-                let hit = v & FOUND != 0;
-                let reason = (v >> 48) as u8;
-                let has_reason = hit && reason != NO_REASON;
-                out.status[i] = if hit { Status::Revoked as u8 } else { miss as u8 };
-                out.date[i] = if hit { (v as u32) as i64 } else { 0 };
-                out.reason[i] = if has_reason { reason } else { 0 };
-                date_bits |= (hit as u8) << b;
-                reason_bits |= (has_reason as u8) << b;
-                if let Some((dates, _)) = &mut out.invalidity {
-                    let has = v & HAS_INVALIDITY != 0;
-                    if !has {
-                        dates[i] = 0;
-                    }
-                    inv_bits |= (has as u8) << b;
+    impl Found {
+        /// Writes the outputs of rows `start..start + out.status.len()` (a stripe; `start` a
+        /// multiple of 8): every row as a miss, then the found ones, a block at a time. The
+        /// same outputs as `check_chunk_uniform` writes, except invalidity dates, which the
+        /// caller sets afterwards from [`Found::invalidity`]. Returns the stripe's counts.
+        pub fn unpack(&self, miss: Status, start: usize, out: &mut Slices<'_>) -> [u64; 4] {
+            let len = out.status.len();
+            // Each stream's first hit at or after `start`, and where the stream ends.
+            let mut cursors: Vec<(usize, usize)> = self
+                .streams
+                .iter()
+                .map(|&(s0, n)| (s0 + self.rows[s0..s0 + n].partition_point(|&r| (r as usize) < start), s0 + n))
+                .collect();
+            let mut found = 0u64;
+            let mut b0 = 0;
+            while b0 < len {
+                let b1 = (b0 + BLOCK).min(len);
+                out.status[b0..b1].fill(miss as u8);
+                out.reason[b0..b1].fill(0);
+                out.date[b0..b1].fill(0);
+                let bits = b0 / 8..b1.div_ceil(8);
+                out.date_valid[bits.clone()].fill(0);
+                out.reason_valid[bits.clone()].fill(0);
+                if let Some((dates, valid)) = &mut out.invalidity {
+                    dates[b0..b1].fill(0);
+                    valid[bits].fill(0);
                 }
                 if let Some(p) = &mut out.partition {
-                    p[i] = if hit { (v >> 32) as u16 } else { ISSUER_WIDE };
+                    p[b0..b1].fill(ISSUER_WIDE);
                 }
-                found += hit as u64;
+                let limit = (start + b1) as u32;
+                for (at, stream_end) in cursors.iter_mut() {
+                    let mut c = *at;
+                    while c < *stream_end && self.rows[c] < limit {
+                        let i = self.rows[c] as usize - start;
+                        let v = self.packed[c];
+                        let reason = (v >> 48) as u8;
+                        let has_reason = reason != NO_REASON;
+                        let bit = 1u8 << (i % 8);
+                        out.status[i] = Status::Revoked as u8;
+                        out.date[i] = (v as u32) as i64;
+                        out.reason[i] = if has_reason { reason } else { 0 };
+                        out.date_valid[i / 8] |= bit;
+                        out.reason_valid[i / 8] |= bit & (has_reason as u8).wrapping_neg();
+                        if let Some(p) = &mut out.partition {
+                            p[i] = (v >> 32) as u16;
+                        }
+                        c += 1;
+                    }
+                    found += (c - *at) as u64;
+                    *at = c;
+                }
+                b0 = b1;
             }
-            out.write_bits(i0 / 8, date_bits, reason_bits, inv_bits);
-            i0 += rows;
+            let mut counts = [0u64; 4];
+            counts[Status::Revoked as usize] = found;
+            counts[miss as usize] += len as u64 - found;
+            counts
         }
-        let mut counts = [0u64; 4];
-        counts[Status::Revoked as usize] = found;
-        counts[miss as usize] += len as u64 - found;
-        counts
     }
 }
 
@@ -969,6 +1103,40 @@ mod tests {
                 assert!(fast.counts[Status::Revoked as usize] > 0 && fast.counts[Status::Revoked as usize] < queries.len() as u64);
                 assert!(fast.invalidity.as_ref().unwrap().1.iter().any(|&b| b != 0));
             }
+        }
+    }
+
+    /// A scratch space kept between grouped batches of different sizes (larger, smaller, larger
+    /// again, as a store's snapshot keeps one) changes no output.
+    #[test]
+    fn reused_scratch_changes_no_output() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let serials: Vec<u64> = (0..50_000).map(|_| next()).collect();
+        let records = serials.iter().map(|&serial| Record { serial, date: (next() % 1_000_000) as u32, partition: 0, reason: 1 }).collect();
+        let cols = build(records, vec![], vec![]);
+        let views = vec![Some(cols.view())];
+        let cov = Coverage::at(10, 1, &[0], &[0], &[1000], &[true]);
+        let scratch = Scratch::default();
+        for len in [3 * GROUPED_MIN_KEYS + 5, GROUPED_MIN_KEYS + 3, 2 * GROUPED_MIN_KEYS + 8] {
+            let queries: Vec<u64> =
+                (0..len).map(|_| if next() % 2 == 0 { serials[(next() % serials.len() as u64) as usize] } else { next() }).collect();
+            assert!(grouped_view(&views, Issuers::All(0), None, &cov, len).is_some());
+            let reused = check_reusing(&scratch, &views, Issuers::All(0), None, &queries, &[], &cov, true);
+            let wide = vec![ISSUER_WIDE; len];
+            let general = check(&views, Issuers::All(0), Some(&wide), &queries, &[], &cov, true);
+            assert_eq!(reused.status, general.status);
+            assert_eq!(reused.revocation_date, general.revocation_date);
+            assert_eq!(reused.revocation_valid, general.revocation_valid);
+            assert_eq!(reused.reason, general.reason);
+            assert_eq!(reused.reason_valid, general.reason_valid);
+            assert_eq!(reused.partition, general.partition);
+            assert_eq!(reused.counts, general.counts);
         }
     }
 }

@@ -38,6 +38,9 @@ const BITMAP_MAX_BITS_PER_ENTRY: u64 = 8;
 const WORDS_PER_BLOCK: usize = 8;
 /// Bucket ranges up to this size are searched branch-free (larger ones by binary search).
 const LINEAR_SCAN: usize = 16;
+/// Bucket ranges up to this size (nearly all) are searched by comparing this many entries with
+/// the key at once.
+const EQ_SCAN: usize = 8;
 
 pub type LongKey = [u8; MAX_SERIAL_OCTETS];
 
@@ -501,12 +504,46 @@ impl<'a> IssuerView<'a> {
         if lo >= hi {
             return NOT_FOUND;
         }
+        let row = self.search_bucket(lo, hi, key);
+        if PAYLOAD && row != NOT_FOUND {
+            self.prefetch_row(row as usize);
+        }
+        row
+    }
+
+    /// The directory bucket of a key of the offset table (the key must lie in the index's
+    /// range, as [`Self::stage_locate`] checks).
+    #[inline(always)]
+    pub fn bucket(&self, key: u64) -> usize {
+        (key.wrapping_sub(self.dir_base) >> self.dir_shift) as usize
+    }
+
+    /// The row of `key` among the rows `lo..hi` of one directory bucket (possibly empty), or
+    /// `NOT_FOUND`.
+    #[inline(always)]
+    pub fn search_bucket(&self, lo: u32, hi: u32, key: u64) -> u32 {
         let (lo, hi) = (lo as usize, hi as usize);
-        let row = if hi - lo <= LINEAR_SCAN {
+        let s = self.serials;
+        if hi - lo <= EQ_SCAN && lo + EQ_SCAN <= s.len() {
+            // Most buckets (about four entries on average): compare the key with `EQ_SCAN`
+            // entries at once and keep the matches inside the bucket; no load depends on
+            // another, and the compares vectorise.
+            let w: &[u64; EQ_SCAN] = s[lo..lo + EQ_SCAN].try_into().expect("EQ_SCAN entries");
+            let mut m = 0u32;
+            for (t, &x) in w.iter().enumerate() {
+                m |= ((x == key) as u32) << t;
+            }
+            m &= (1u32 << (hi - lo)) - 1;
+            // Without a branch (whether a key is present is a coin toss in a batch with many
+            // revoked serials): all ones, NOT_FOUND, when nothing matched.
+            let none = ((m == 0) as u32).wrapping_neg();
+            (lo as u32 + m.trailing_zeros()) | none
+        } else if lo >= hi {
+            NOT_FOUND
+        } else if hi - lo <= LINEAR_SCAN {
             // Branch-free lower bound (a scan's exit, at a random place, mispredicts once per
             // key): steps of 8, 4, 2 and 1 entries, each taken when the entry before its end is
             // below the key. A step past `hi` is never taken; its read is clamped to the bucket.
-            let s = self.serials;
             let mut at = lo;
             for step in [8, 4, 2, 1] {
                 let next = at + step;
@@ -521,15 +558,11 @@ impl<'a> IssuerView<'a> {
                 NOT_FOUND
             }
         } else {
-            match self.serials[lo..hi].binary_search(&key) {
+            match s[lo..hi].binary_search(&key) {
                 Ok(i) => (lo + i) as u32,
                 Err(_) => NOT_FOUND,
             }
-        };
-        if PAYLOAD && row != NOT_FOUND {
-            self.prefetch_row(row as usize);
         }
-        row
     }
 
     #[inline(always)]

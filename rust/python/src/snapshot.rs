@@ -105,6 +105,8 @@ pub struct Snapshot {
     next_update: Vec<i64>,
     counts_for_freshness: Vec<bool>,
     issuer_revoked: Vec<Option<(i64, u8)>>,
+    /// Working memory of big batch checks, kept for the next one (see `check::Scratch`).
+    scratch: check::Scratch,
 }
 
 impl Snapshot {
@@ -156,6 +158,7 @@ impl Snapshot {
             next_update: next_update.into_iter().map(|t| t.unwrap_or(check::NO_TIME)).collect(),
             counts_for_freshness,
             issuer_revoked,
+            scratch: check::Scratch::default(),
         };
         for (i, v) in snap.views()?.iter().enumerate() {
             if let Some(v) = v {
@@ -216,7 +219,7 @@ impl Snapshot {
             let mut coverage =
                 Coverage::at(now, views.len(), &self.partition_issuer, &self.this_update, &self.next_update, &self.counts_for_freshness);
             coverage.issuer_revoked = self.issuer_revoked.clone();
-            check::check(&views, issuers, part_s, short_s, &long, &coverage, want_partition)
+            check::check_reusing(&self.scratch, &views, issuers, part_s, short_s, &long, &coverage, want_partition)
         });
         let d = PyDict::new(py);
         d.set_item("counts", out.counts.to_vec())?;
