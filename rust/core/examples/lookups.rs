@@ -3,10 +3,11 @@
 //! (4 KiB pages of the page cache, not the huge pages an owned vector gets). For working on
 //! the lookup code; bench/peers.py measures `Store.check` itself.
 //!
-//!     cargo run --release -p jpki-fast-core --example lookups -- [ENTRIES] [LAYOUT] [REVOKED_PERCENT] [QUERIES]
+//!     cargo run --release -p jpki-fast-core --example lookups -- [ENTRIES] [LAYOUT] [REVOKED_PERCENT] [QUERIES] [ISSUERS]
 //!
 //! LAYOUT: `random` (uniform 8-byte serials, the whole u64 range), `dense` (JPKI-like: a third
-//! of a range revoked), or `both` (the default). Prints one JSON line per layout: the first
+//! of a range revoked), or `both` (the default). ISSUERS > 1 gives the queries per-row issuers,
+//! drawn at random among that many issuers that all share the one index. Prints one JSON line per layout: the first
 //! call, the median of seven calls after it, and the CPU seconds of those seven.
 
 use std::io::Write;
@@ -46,7 +47,7 @@ fn at<T>(map: &[u8], offset: usize, len: usize) -> &[T] {
     unsafe { std::slice::from_raw_parts(map.as_ptr().add(offset) as *const T, len) }
 }
 
-fn run(layout: &str, n: usize, revoked_percent: u64, queries: Option<usize>) {
+fn run(layout: &str, n: usize, revoked_percent: u64, queries: Option<usize>, issuers: usize) {
     let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15);
     let serials: Vec<u64> = match layout {
         "random" => (0..n).map(|_| rng.next()).collect(),
@@ -114,12 +115,21 @@ fn run(layout: &str, n: usize, revoked_percent: u64, queries: Option<usize>) {
             })
             .collect();
     drop(cols);
-    let views = vec![Some(view)];
-    let coverage = Coverage::at(now, 1, &[0], &[now - 3600], &[now + 86400], &[true]);
+    let views = vec![Some(view); issuers];
+    let per_row: Vec<u16> = (0..queries.len()).map(|_| (rng.next() % issuers as u64) as u16).collect();
+    let who = if issuers > 1 { Issuers::PerRow(&per_row) } else { Issuers::All(0) };
+    let coverage = Coverage::at(
+        now,
+        issuers,
+        &(0..issuers as u16).collect::<Vec<_>>(),
+        &vec![now - 3600; issuers],
+        &vec![now + 86400; issuers],
+        &vec![true; issuers],
+    );
     // As a snapshot of the store does, the calls share one scratch space.
     let scratch = Scratch::default();
     let t = Instant::now();
-    let first = check_reusing(&scratch, &views, Issuers::All(0), None, &queries, &[], &coverage, false);
+    let first = check_reusing(&scratch, &views, who, None, &queries, &[], &coverage, false);
     let first_s = t.elapsed().as_secs_f64();
     let revoked = first.counts[1];
     drop(first);
@@ -127,7 +137,7 @@ fn run(layout: &str, n: usize, revoked_percent: u64, queries: Option<usize>) {
     let cpu = cpu_seconds();
     for _ in 0..7 {
         let t = Instant::now();
-        let out = check_reusing(&scratch, &views, Issuers::All(0), None, &queries, &[], &coverage, false);
+        let out = check_reusing(&scratch, &views, who, None, &queries, &[], &coverage, false);
         runs.push(t.elapsed().as_secs_f64());
         assert_eq!(out.counts[1], revoked);
     }
@@ -151,9 +161,10 @@ fn main() {
     let layout = args.get(2).map_or("both", |s| s.as_str());
     let revoked: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(50);
     let queries: Option<usize> = args.get(4).and_then(|a| a.parse().ok());
+    let issuers: usize = args.get(5).and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     for l in ["random", "dense"] {
         if layout == l || layout == "both" {
-            run(l, n, revoked, queries);
+            run(l, n, revoked, queries, issuers);
         }
     }
 }

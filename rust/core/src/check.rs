@@ -207,12 +207,12 @@ pub fn check_reusing(
     let nb = n.div_ceil(8);
     let with_invalidity = views.iter().flatten().any(|v| v.has_invalidity());
     let t = std::time::Instant::now();
-    // A big batch against one sparse index is looked up grouped by serial (see `grouped`); each
+    // A big batch against sparse indexes is looked up grouped by serial (see `grouped`); each
     // task then writes a stripe of rows from what was found instead of looking them up.
-    let sparse_batch = grouped_view(views, issuers, partitions, coverage, n);
-    let found = sparse_batch.map(|(view, _)| {
+    let plan = grouped::Plan::new(views, issuers, partitions, coverage, n);
+    let found = plan.as_ref().map(|plan| {
         let t = std::time::Instant::now();
-        let found = grouped::find(view, short, scratch);
+        let found = plan.find(short, scratch);
         crate::trace("check: grouped lookups", t);
         found
     });
@@ -282,8 +282,8 @@ pub fn check_reusing(
         let batch = Batch { views, issuers, partitions, coverage };
         let run = |(start, mut slices): (usize, Slices<'_>)| {
             let len = slices.status.len();
-            match (&found, sparse_batch) {
-                (Some(found), Some((_, miss))) => found.unpack(miss, start, &mut slices),
+            match (&plan, &found) {
+                (Some(plan), Some(found)) => found.unpack(plan, start, &mut slices),
                 _ => check_chunk(batch, &short[start..start + len], start, &mut slices),
             }
         };
@@ -442,31 +442,9 @@ fn issuers_constant<F: Fn(usize) -> u16>(issuer_of: &F, len: usize) -> Option<u1
 
 /// Batches of at least this many keys may be looked up grouped (`grouped`)...
 const GROUPED_MIN_KEYS: usize = 1 << 17;
-/// ... when they hold at least one key per this many entries of the index: grouping pays when
-/// the keys of a group share the cache lines of their part of the index.
+/// ... when they hold at least one key per this many entries of their issuers' indexes:
+/// grouping pays when the keys of a group share the cache lines of their part of the index.
 const GROUPED_ENTRIES_PER_KEY: usize = 8;
-
-/// The index and the answer for a miss, when the batch is one for `grouped`: one known,
-/// unrevoked issuer for every row, no per-row partitions, an offset-table (sparse) index, and a
-/// batch big enough (and not so big that a row number overflows 32 bits).
-fn grouped_view<'a, 'v>(
-    views: &'a [Option<IssuerView<'v>>],
-    issuers: Issuers<'_>,
-    partitions: Option<&[u16]>,
-    coverage: &Coverage,
-    n: usize,
-) -> Option<(&'a IssuerView<'v>, Status)> {
-    let Issuers::All(i) = issuers else { return None };
-    let view = views.get(i as usize)?.as_ref()?;
-    let eligible = partitions.is_none()
-        && coverage.issuer_revoked.get(i as usize).is_some_and(|r| r.is_none())
-        && !view.is_bitmap()
-        && view.directory.len() >= 2
-        && n >= GROUPED_MIN_KEYS
-        && n <= u32::MAX as usize
-        && n * GROUPED_ENTRIES_PER_KEY >= view.serials.len();
-    eligible.then(|| (view, Status::unrevoked(coverage.issuer_fresh[i as usize])))
-}
 
 /// Finds the row of every key (`NOT_FOUND` for a miss) in `view`, calling `emit(i, row)` in
 /// row order. The lookup stages are pipelined over groups of `G` keys, each stage one group
@@ -602,31 +580,34 @@ fn check_chunk_uniform(view: &IssuerView<'_>, miss: Status, keys: &[u64], out: &
     counts
 }
 
-/// Lookups of a big batch against a sparse (offset-table) index, grouped by serial
+/// Lookups of a big batch against sparse (offset-table) indexes, grouped by serial
 /// (docs/DESIGN.md §4.6).
 ///
 /// Looked up in input order, random serials touch a random cache line of the directory, one or
 /// two of the serials and one of the payload per key, each on a page of its own (a TLB miss as
 /// well): far more memory traffic than a dense index, whose bitmap stays in cache. Grouped,
-/// the keys that fall in one part of the index (about `GROUP_ENTRIES` entries: its directory,
+/// the keys that fall in one part of an index (about `GROUP_ENTRIES` entries: its directory,
 /// serials and payloads, ~512 KiB) are looked up together, so that those lines are fetched once
 /// for all of them and stay in cache. Nothing is stored at random: the answers go back to
 /// their rows by a merge, not a scatter.
 ///
-/// 1. [`group`]: the keys and their row numbers, radix-partitioned by directory bucket (one
-///    pass to count, one to scatter, both over parts of the batch in parallel). Within a group,
-///    each part's keys keep their input order: a *stream* of ascending rows.
-/// 2. [`find`]: each group looked up with the pipelined stages of [`find_rows`]; the found
+/// 1. [`Plan::new`]: whether the batch is one for grouping (no per-row partitions, every
+///    issuer of the batch unknown or an unrevoked one with a sparse index), and what a row whose
+///    serial is not found gets, by issuer.
+/// 2. [`Plan::group`]: the keys and their row numbers, radix-partitioned by issuer and directory
+///    bucket (one pass to count, one to scatter, both over parts of the batch in parallel).
+///    Within a group, each part's keys keep their input order: a *stream* of ascending rows.
+/// 3. [`Plan::find`]: each group looked up with the pipelined stages of [`find_rows`]; the found
 ///    entries' facts, packed into one `u64` each (see [`pack`]), and their rows are written over
 ///    the group's keys and rows, in order, so every stream stays ascending.
-/// 3. [`Found::unpack`]: each task of `check` writes a stripe of rows as misses, a block at a
+/// 4. [`Found::unpack`]: each task of `check` writes a stripe of rows as misses, a block at a
 ///    time, then merges every stream's hits of that block into it, with one cursor per stream.
 mod grouped {
     use rayon::prelude::*;
 
     use std::sync::Mutex;
 
-    use super::{find_hits, Slices, Status, GATHER_AHEAD, ISSUER_WIDE};
+    use super::{find_hits, Coverage, Issuers, Slices, Status, GATHER_AHEAD, GROUPED_ENTRIES_PER_KEY, GROUPED_MIN_KEYS, ISSUER_WIDE};
     use crate::crl::NO_REASON;
     use crate::index::IssuerView;
     use crate::mem::uninit_vec;
@@ -668,11 +649,11 @@ mod grouped {
 
     /// Entries of the index per group: its directory, serials and payloads (~16 bytes each,
     /// 512 KiB) stay in a core's L2 cache while the group's keys are looked up. (Measured on
-    /// the 2-core EPYC, 10M random serials: 4,096 entries per group cost 1.1-1.4x the CPU time of
-    /// 32,768, the scatter to 2,048 groups being slow; 16,384 and 65,536 a few percent more.)
+    /// the 2-core EPYC, 10M random serials: 4,096 or 8,192 entries per group cost more, the
+    /// scatter to thousands of groups being slow; 16,384 about the same; 65,536 1.4x as much.)
     const GROUP_ENTRIES: usize = 32768;
-    /// At most this many groups: the scatter writes one stream per group, whose current cache
-    /// lines must stay in cache.
+    /// At most this many groups per index: the scatter writes one stream per group, whose
+    /// current cache lines must stay in cache.
     const MAX_GROUPS: usize = 4096;
     /// Rows written and merged at a time by [`Found::unpack`]: the block's outputs (~10 bytes a
     /// row) stay in L2 while the streams' hits land in it.
@@ -685,10 +666,174 @@ mod grouped {
         date as u64 | (partition as u64) << 32 | (reason as u64) << 48
     }
 
-    /// Keys grouped by the part of the index they fall in. Group `g` is made of the streams
-    /// `g * parts .. (g + 1) * parts`, stream `s` being `keys[streams[s]..streams[s + 1]]`
-    /// (`rows`: the keys' rows in the batch, ascending within a stream). Keys outside the
-    /// index's range are in no group (they are misses).
+    /// How the keys of one issuer map onto groups: the key's directory bucket, shifted.
+    #[derive(Clone, Copy, Default)]
+    struct Split {
+        base: u64,
+        dir_shift: u32,
+        /// Buckets of the directory; 0 for an issuer whose keys are in no group.
+        buckets: u64,
+        shift: u32,
+        /// The issuer's first group.
+        first: usize,
+    }
+
+    impl Split {
+        /// The group of key `k`, or `none` when it is outside the index.
+        #[inline(always)]
+        fn group_of(&self, k: u64, none: usize) -> usize {
+            let bucket = k.wrapping_sub(self.base) >> self.dir_shift;
+            if k < self.base || bucket >= self.buckets {
+                none
+            } else {
+                self.first + ((bucket as usize) >> self.shift)
+            }
+        }
+    }
+
+    /// A batch to be looked up grouped, and what its rows get when their serial is not found.
+    pub(super) struct Plan<'a, 'v> {
+        views: &'a [Option<IssuerView<'v>>],
+        issuers: Issuers<'a>,
+        /// By issuer slot ([`Plan::slot`]: the last one for issuers not in the store).
+        miss: Vec<Status>,
+        /// How each issuer's keys map onto groups, by slot.
+        splits: Vec<Split>,
+        /// The issuer of every group.
+        group_issuer: Vec<u16>,
+    }
+
+    impl<'a, 'v> Plan<'a, 'v> {
+        /// A plan when the batch is one for grouping: big enough (and not so big that a row
+        /// number overflows 32 bits), no per-row partitions, every issuer of the batch either
+        /// not in the store or unrevoked, at least one with a sparse index, none with a dense
+        /// one (bitmap lookups stay in cache without grouping), and at least one key per
+        /// `GROUPED_ENTRIES_PER_KEY` entries of those indexes.
+        pub fn new(
+            views: &'a [Option<IssuerView<'v>>],
+            issuers: Issuers<'a>,
+            partitions: Option<&[u16]>,
+            coverage: &Coverage,
+            n: usize,
+        ) -> Option<Plan<'a, 'v>> {
+            let sparse = |v: &Option<IssuerView<'_>>| v.as_ref().is_some_and(|v| !v.is_bitmap() && v.directory.len() >= 2);
+            if partitions.is_some() || !(GROUPED_MIN_KEYS..=u32::MAX as usize).contains(&n) || !views.iter().any(sparse) {
+                return None;
+            }
+            let nv = views.len();
+            let mut present = vec![false; nv + 1];
+            match issuers {
+                Issuers::All(i) => present[(i as usize).min(nv)] = true,
+                Issuers::PerRow(v) => v.iter().for_each(|&i| present[(i as usize).min(nv)] = true),
+            }
+            let mut miss = vec![Status::Unknown; nv + 1];
+            let mut splits = vec![Split::default(); nv + 1];
+            let mut group_issuer = Vec::new();
+            let mut entries = 0;
+            for i in (0..nv).filter(|&i| present[i]) {
+                if coverage.issuer_revoked[i].is_some() || views[i].as_ref().is_some_and(|v| v.is_bitmap()) {
+                    return None;
+                }
+                miss[i] = Status::unrevoked(coverage.issuer_fresh[i]);
+                let Some(v) = views[i].as_ref().filter(|_| sparse(&views[i])) else { continue };
+                entries += v.serials.len();
+                let buckets = v.directory.len() - 1;
+                let target = (v.serials.len() / GROUP_ENTRIES).clamp(1, MAX_GROUPS);
+                let mut shift = 0u32;
+                while ((buckets - 1) >> shift) >= target {
+                    shift += 1;
+                }
+                let groups = ((buckets - 1) >> shift) + 1;
+                splits[i] = Split { base: v.dir_base, dir_shift: v.dir_shift, buckets: buckets as u64, shift, first: group_issuer.len() };
+                group_issuer.resize(group_issuer.len() + groups, i as u16);
+            }
+            let eligible = !group_issuer.is_empty() && n * GROUPED_ENTRIES_PER_KEY >= entries;
+            eligible.then_some(Plan { views, issuers, miss, splits, group_issuer })
+        }
+
+        #[inline(always)]
+        fn slot(&self, issuer: u16) -> usize {
+            (issuer as usize).min(self.views.len())
+        }
+
+        /// Keys grouped by the part of an index they fall in: group `g` (of issuer
+        /// `group_issuer[g]`) is made of the streams `g * parts .. (g + 1) * parts`, stream `s`
+        /// being `keys[streams[s]..streams[s + 1]]` (`rows`: the keys' rows in the batch,
+        /// ascending within a stream). Keys outside their index's range, and those of issuers
+        /// without an index, are in no group (they are misses).
+        fn group(&self, keys: &[u64], scratch: &Scratch) -> Groups {
+            let groups = self.group_issuer.len();
+            match self.issuers {
+                // One issuer: its split is a constant in the loops.
+                Issuers::All(i) => {
+                    let split = self.splits[self.slot(i)];
+                    group_keys(keys, groups, move |k, _| split.group_of(k, groups), scratch)
+                }
+                Issuers::PerRow(v) => group_keys(keys, groups, |k, row| self.splits[self.slot(v[row])].group_of(k, groups), scratch),
+            }
+        }
+
+        /// Looks up every key of the batch, grouped.
+        pub fn find(&self, keys: &[u64], scratch: &Scratch) -> Found {
+            let t = std::time::Instant::now();
+            let Groups { keys: mut gkeys, rows: mut grows, streams, parts } = self.group(keys, scratch);
+            crate::trace("check: group keys", t);
+            let n_groups = self.group_issuer.len();
+            // Each group's keys and rows, as slices of their own.
+            let mut work: Vec<(usize, &mut [u64], &mut [u32])> = Vec::with_capacity(n_groups);
+            let (mut rest_k, mut rest_r) = (gkeys.as_mut_slice(), grows.as_mut_slice());
+            for g in 0..n_groups {
+                let len = streams[(g + 1) * parts] - streams[g * parts];
+                let (k0, k1) = std::mem::take(&mut rest_k).split_at_mut(len);
+                let (r0, r1) = std::mem::take(&mut rest_r).split_at_mut(len);
+                work.push((g, k0, r0));
+                (rest_k, rest_r) = (k1, r1);
+            }
+            let per_group: Vec<GroupHits> = work
+                .into_par_iter()
+                .map_init(Vec::new, |hits: &mut Vec<(u32, u32)>, (g, keys, rows)| {
+                    let view = self.views[self.group_issuer[g] as usize].as_ref().expect("groups are of issuers with an index");
+                    hits.clear();
+                    hits.reserve(keys.len());
+                    find_hits(view, keys, hits);
+                    let first = streams[g * parts];
+                    let mut out = Vec::with_capacity(parts);
+                    let mut invalidity = Vec::new();
+                    let mut k = 0;
+                    // The hits of each stream, in order, over the stream's first keys and rows: a
+                    // hit's slot is never after its key's, so nothing is overwritten before it is read.
+                    for s in g * parts..(g + 1) * parts {
+                        let end = (streams[s + 1] - first) as u32;
+                        let start = k;
+                        while k < hits.len() && hits[k].0 < end {
+                            if let Some(&(_, ahead)) = hits.get(k + GATHER_AHEAD) {
+                                view.prefetch_row(ahead as usize);
+                            }
+                            let (j, entry) = hits[k];
+                            let h = view.hit_short(entry);
+                            let row = rows[j as usize];
+                            if let Some(d) = h.invalidity {
+                                invalidity.push((row, d));
+                            }
+                            keys[k] = pack(h.date, h.partition, h.reason);
+                            rows[k] = row;
+                            k += 1;
+                        }
+                        out.push((first + start, k - start));
+                    }
+                    (out, invalidity)
+                })
+                .collect();
+            let mut found = Found { packed: gkeys, rows: grows, streams: Vec::with_capacity(streams.len()), invalidity: Vec::new() };
+            for (s, inv) in per_group {
+                found.streams.extend(s);
+                found.invalidity.extend(inv);
+            }
+            found
+        }
+    }
+
+    /// Keys grouped (see [`Plan::group`]).
     struct Groups {
         keys: Vec<u64>,
         rows: Vec<u32>,
@@ -699,32 +844,20 @@ mod grouped {
     /// One part's slices of the grouped keys and rows, one slice per group.
     type Shares<'a> = (Vec<&'a mut [u64]>, Vec<&'a mut [u32]>);
 
-    fn group(view: &IssuerView<'_>, keys: &[u64], scratch: &Scratch) -> Groups {
-        let buckets = view.directory.len() - 1;
-        let target = (view.serials.len() / GROUP_ENTRIES).clamp(1, MAX_GROUPS);
-        let mut shift = 0u32;
-        while ((buckets - 1) >> shift) >= target {
-            shift += 1;
-        }
-        let groups = ((buckets - 1) >> shift) + 1;
-        let (base, dir_shift) = (view.dir_base, view.dir_shift);
-        // Group `groups` gathers the keys outside the index; it is counted, not kept.
-        let group_of = move |k: u64| -> usize {
-            let bucket = k.wrapping_sub(base) >> dir_shift;
-            if k < base || bucket >= buckets as u64 {
-                groups
-            } else {
-                (bucket as usize) >> shift
-            }
-        };
+    /// Radix-partitions `keys` (with their rows) into `groups` groups by `group_of(key, row)`
+    /// (`groups` itself for a key in none), in parts of the batch that run in parallel.
+    #[inline(always)]
+    fn group_keys(keys: &[u64], groups: usize, group_of: impl Fn(u64, usize) -> usize + Sync, scratch: &Scratch) -> Groups {
         let per = keys.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
         let t = std::time::Instant::now();
         let counts: Vec<Vec<u32>> = keys
             .par_chunks(per)
-            .map(|part| {
+            .enumerate()
+            .map(|(part, chunk)| {
                 let mut c = vec![0u32; groups + 1];
-                for &k in part {
-                    c[group_of(k)] += 1;
+                let first = part * per;
+                for (j, &k) in chunk.iter().enumerate() {
+                    c[group_of(k, first + j)] += 1;
                 }
                 c
             })
@@ -757,7 +890,7 @@ mod grouped {
             let mut fill = vec![0usize; groups];
             let first = part * per;
             for (j, &k) in chunk.iter().enumerate() {
-                let g = group_of(k);
+                let g = group_of(k, first + j);
                 if g < groups {
                     let at = fill[g];
                     dk[g][at] = k;
@@ -783,70 +916,13 @@ mod grouped {
         pub invalidity: Vec<(u32, i64)>,
     }
 
-    /// Looks up every key of the batch, grouped.
-    pub(super) fn find(view: &IssuerView<'_>, keys: &[u64], scratch: &Scratch) -> Found {
-        let t = std::time::Instant::now();
-        let Groups { keys: mut gkeys, rows: mut grows, streams, parts } = group(view, keys, scratch);
-        crate::trace("check: group keys", t);
-        let n_groups = (streams.len() - 1) / parts;
-        // Each group's keys and rows, as slices of their own.
-        let mut work: Vec<(usize, &mut [u64], &mut [u32])> = Vec::with_capacity(n_groups);
-        let (mut rest_k, mut rest_r) = (gkeys.as_mut_slice(), grows.as_mut_slice());
-        for g in 0..n_groups {
-            let len = streams[(g + 1) * parts] - streams[g * parts];
-            let (k0, k1) = std::mem::take(&mut rest_k).split_at_mut(len);
-            let (r0, r1) = std::mem::take(&mut rest_r).split_at_mut(len);
-            work.push((g, k0, r0));
-            (rest_k, rest_r) = (k1, r1);
-        }
-        let per_group: Vec<GroupHits> = work
-            .into_par_iter()
-            .map_init(Vec::new, |hits: &mut Vec<(u32, u32)>, (g, keys, rows)| {
-                hits.clear();
-                hits.reserve(keys.len());
-                find_hits(view, keys, hits);
-                let first = streams[g * parts];
-                let mut out = Vec::with_capacity(parts);
-                let mut invalidity = Vec::new();
-                let mut k = 0;
-                // The hits of each stream, in order, over the stream's first keys and rows: a
-                // hit's slot is never after its key's, so nothing is overwritten before it is read.
-                for s in g * parts..(g + 1) * parts {
-                    let end = (streams[s + 1] - first) as u32;
-                    let start = k;
-                    while k < hits.len() && hits[k].0 < end {
-                        if let Some(&(_, ahead)) = hits.get(k + GATHER_AHEAD) {
-                            view.prefetch_row(ahead as usize);
-                        }
-                        let (j, entry) = hits[k];
-                        let h = view.hit_short(entry);
-                        let row = rows[j as usize];
-                        if let Some(d) = h.invalidity {
-                            invalidity.push((row, d));
-                        }
-                        keys[k] = pack(h.date, h.partition, h.reason);
-                        rows[k] = row;
-                        k += 1;
-                    }
-                    out.push((first + start, k - start));
-                }
-                (out, invalidity)
-            })
-            .collect();
-        let mut found = Found { packed: gkeys, rows: grows, streams: Vec::with_capacity(streams.len()), invalidity: Vec::new() };
-        for (s, inv) in per_group {
-            found.streams.extend(s);
-            found.invalidity.extend(inv);
-        }
-        found
-    }
-
     impl Found {
         /// Writes the outputs of rows `start..start + out.status.len()` (a stripe; `start` a
         /// multiple of 8): every row as a miss, then the found ones, a block at a time. The
-        /// same outputs as `check_chunk_uniform` writes, except invalidity dates, which the
-        /// caller sets afterwards from [`Found::invalidity`]. Returns the stripe's counts.
-        pub fn unpack(&self, miss: Status, start: usize, out: &mut Slices<'_>) -> [u64; 4] {
+        /// same outputs as `check_chunk_uniform` and `decide_group` write, except invalidity
+        /// dates, which the caller sets afterwards from [`Found::invalidity`]. Returns the
+        /// stripe's counts.
+        pub fn unpack(&self, plan: &Plan<'_, '_>, start: usize, out: &mut Slices<'_>) -> [u64; 4] {
             let len = out.status.len();
             // Each stream's first hit at or after `start`, and where the stream ends.
             let mut cursors: Vec<(usize, usize)> = self
@@ -854,11 +930,19 @@ mod grouped {
                 .iter()
                 .map(|&(s0, n)| (s0 + self.rows[s0..s0 + n].partition_point(|&r| (r as usize) < start), s0 + n))
                 .collect();
+            let mut counts = [0u64; 4];
             let mut found = 0u64;
             let mut b0 = 0;
             while b0 < len {
                 let b1 = (b0 + BLOCK).min(len);
-                out.status[b0..b1].fill(miss as u8);
+                match plan.issuers {
+                    Issuers::All(i) => out.status[b0..b1].fill(plan.miss[plan.slot(i)] as u8),
+                    Issuers::PerRow(v) => {
+                        for (s, &i) in out.status[b0..b1].iter_mut().zip(&v[start + b0..start + b1]) {
+                            *s = plan.miss[plan.slot(i)] as u8;
+                        }
+                    }
+                }
                 out.reason[b0..b1].fill(0);
                 out.date[b0..b1].fill(0);
                 let bits = b0 / 8..b1.div_ceil(8);
@@ -893,11 +977,16 @@ mod grouped {
                     found += (c - *at) as u64;
                     *at = c;
                 }
+                match plan.issuers {
+                    Issuers::All(_) => {}
+                    Issuers::PerRow(_) => out.status[b0..b1].iter().for_each(|&s| counts[s as usize] += 1),
+                }
                 b0 = b1;
             }
-            let mut counts = [0u64; 4];
-            counts[Status::Revoked as usize] = found;
-            counts[miss as usize] += len as u64 - found;
+            if let Issuers::All(i) = plan.issuers {
+                counts[Status::Revoked as usize] = found;
+                counts[plan.miss[plan.slot(i)] as usize] += len as u64 - found;
+            }
             counts
         }
     }
@@ -1079,7 +1168,7 @@ mod tests {
                 [(2, 10, 3 * CHUNK + 123), (20, 10, 3 * CHUNK + 123), (2, 5000, 3 * CHUNK + 123), (2, 10, GROUPED_MIN_KEYS + 77)]
             {
                 let cov = Coverage::at(now, 1, &[0; 7], &[0; 7], &[1000; 7], &[true; 7]);
-                assert_eq!(grouped_view(&views, Issuers::All(0), None, &cov, len).is_some(), spread > 2 && len >= GROUPED_MIN_KEYS);
+                assert_eq!(grouped::Plan::new(&views, Issuers::All(0), None, &cov, len).is_some(), spread > 2 && len >= GROUPED_MIN_KEYS);
                 let queries: Vec<u64> = (0..len)
                     .map(|_| {
                         if next() % one_in == 0 {
@@ -1106,6 +1195,75 @@ mod tests {
         }
     }
 
+    /// Per-row issuers, grouped: two sparse issuers (one fresh, one stale), an issuer of the
+    /// store without a CRL, and issuers not in the store, mixed row by row, give the outputs of
+    /// the general path; with a dense issuer in the batch too, the batch is not grouped, and
+    /// the outputs are the same again.
+    #[test]
+    fn per_row_issuers_grouped_match_the_general_path() {
+        let mut state = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sparse = |next: &mut dyn FnMut() -> u64, n: usize, partition: u16| {
+            let serials: Vec<u64> = (0..n).map(|_| next()).collect();
+            let records = serials
+                .iter()
+                .map(|&serial| Record {
+                    serial,
+                    date: (next() % 1_000_000) as u32,
+                    partition,
+                    reason: [0, 1, 4, NO_REASON][(next() % 4) as usize],
+                })
+                .collect();
+            (serials, build(records, vec![], vec![]))
+        };
+        let (a_serials, a) = sparse(&mut next, 30_000, 0);
+        let (b_serials, b) = sparse(&mut next, 20_000, 1);
+        let dense = build((0..5000u64).map(|i| Record { serial: 1000 + i, date: 7, partition: 2, reason: 1 }).collect(), vec![], vec![]);
+        assert!(dense.view().is_bitmap() && !a.view().is_bitmap());
+        // Issuer 0 fresh (partition 0), issuer 1 stale (partition 1), issuer 2 without a CRL,
+        // issuer 3 dense (partition 2, fresh).
+        let cov = Coverage::at(10, 4, &[0, 1, 3], &[0, 0, 0], &[1000, 5, 1000], &[true, true, true]);
+        for with_dense in [false, true] {
+            let views = vec![Some(a.view()), Some(b.view()), None, Some(dense.view())];
+            let len = 2 * GROUPED_MIN_KEYS + 13;
+            let mut issuers = Vec::with_capacity(len);
+            let queries: Vec<u64> = (0..len)
+                .map(|_| {
+                    let r = next() % 16;
+                    let (issuer, key) = match r {
+                        0..=5 => (0, if r % 2 == 0 { a_serials[(next() % a_serials.len() as u64) as usize] } else { next() }),
+                        6..=10 => (1, if r % 2 == 0 { b_serials[(next() % b_serials.len() as u64) as usize] } else { a_serials[0] }),
+                        11 => (2, a_serials[1]),
+                        12 => (9, b_serials[0]),
+                        13 => (UNKNOWN_ISSUER, next()),
+                        _ if with_dense => (3, 990 + next() % 5020),
+                        _ => (0, next()),
+                    };
+                    issuers.push(issuer);
+                    key
+                })
+                .collect();
+            let plan = grouped::Plan::new(&views, Issuers::PerRow(&issuers), None, &cov, len);
+            assert_eq!(plan.is_some(), !with_dense);
+            let grouped = check(&views, Issuers::PerRow(&issuers), None, &queries, &[], &cov, true);
+            let wide = vec![ISSUER_WIDE; len];
+            let general = check(&views, Issuers::PerRow(&issuers), Some(&wide), &queries, &[], &cov, true);
+            assert_eq!(grouped.status, general.status);
+            assert_eq!(grouped.reason, general.reason);
+            assert_eq!(grouped.revocation_date, general.revocation_date);
+            assert_eq!(grouped.revocation_valid, general.revocation_valid);
+            assert_eq!(grouped.reason_valid, general.reason_valid);
+            assert_eq!(grouped.partition, general.partition);
+            assert_eq!(grouped.counts, general.counts);
+            assert!(grouped.counts.iter().all(|&c| c > 0), "every status occurs: {:?}", grouped.counts);
+        }
+    }
+
     /// A scratch space kept between grouped batches of different sizes (larger, smaller, larger
     /// again, as a store's snapshot keeps one) changes no output.
     #[test]
@@ -1126,7 +1284,7 @@ mod tests {
         for len in [3 * GROUPED_MIN_KEYS + 5, GROUPED_MIN_KEYS + 3, 2 * GROUPED_MIN_KEYS + 8] {
             let queries: Vec<u64> =
                 (0..len).map(|_| if next() % 2 == 0 { serials[(next() % serials.len() as u64) as usize] } else { next() }).collect();
-            assert!(grouped_view(&views, Issuers::All(0), None, &cov, len).is_some());
+            assert!(grouped::Plan::new(&views, Issuers::All(0), None, &cov, len).is_some());
             let reused = check_reusing(&scratch, &views, Issuers::All(0), None, &queries, &[], &cov, true);
             let wide = vec![ISSUER_WIDE; len];
             let general = check(&views, Issuers::All(0), Some(&wide), &queries, &[], &cov, true);
