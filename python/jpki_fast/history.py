@@ -24,7 +24,7 @@ import pyarrow as pa
 from .errors import StoreError
 from .serials import SerialBatch, to_hex
 from .store import Store
-from .store_format import NO_REASON, REASONS, UTC_SECONDS, list_generations, read_current, unpack_payload
+from .store_format import NO_REASON, REASONS, UTC_SECONDS, list_generations, null_array, read_current, unpack_payload
 
 CHANGES = ("added", "removed", "changed")
 _CHANGE_DICT = pa.array(CHANGES)
@@ -284,7 +284,7 @@ def _diff_table(issuer: int, aliases: pa.Array, pieces: list[dict], names: pa.Ar
         else:
             old_partition = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), names)
             old_reason = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int8()), _REASON_DICT)
-            old_date = pa.nulls(n, UTC_SECONDS)
+            old_date = null_array(n, UTC_SECONDS)
         tables.append(
             pa.table(
                 {

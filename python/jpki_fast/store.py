@@ -63,6 +63,7 @@ from .store_format import (
     generation_path,
     list_generations,
     long_serials_to_hex,
+    null_array,
     read_current,
     unpack_payload,
 )
@@ -462,7 +463,7 @@ class Store:
                 UTC_SECONDS, n, [pa.py_buffer(out["invalidity_valid"]), pa.py_buffer(out["invalidity_date"])]
             )
             if "invalidity_date" in out
-            else pa.nulls(n, UTC_SECONDS),
+            else null_array(n, UTC_SECONDS),
         }
         if provenance:
             columns.update(self._provenance(np.frombuffer(out["partition"], np.uint16), issuer_rows, partitions, n))
@@ -512,7 +513,7 @@ class Store:
             name = p.column("name").combine_chunks().take(take)
             number = p.column("crl_number").combine_chunks().take(take)
         else:
-            this_part = next_part = pa.nulls(n, pa.int64())
+            this_part = next_part = null_array(n, pa.int64())
             name = number = pa.nulls(n, pa.string())
         has = pa.array(has_part)
         return {

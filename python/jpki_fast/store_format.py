@@ -39,6 +39,19 @@ NO_REASON = 0xFF
 
 UTC_SECONDS = pa.timestamp("s", tz="UTC")
 
+
+def null_array(n: int, arrow_type: pa.DataType) -> pa.Array:
+    """``n`` nulls of a fixed-width ``arrow_type`` at almost no cost: its buffers are fresh
+    zeroed memory that nothing writes (``pa.nulls`` fills an ``n``-value data buffer: 80 MB and
+    tens of milliseconds for 10M timestamps, on every call that returns such a column).
+
+    >>> null_array(3, UTC_SECONDS).to_pylist()
+    [None, None, None]
+    """
+    width = arrow_type.bit_width // 8
+    validity = pa.py_buffer(np.zeros((n + 7) // 8, np.uint8))
+    return pa.Array.from_buffers(arrow_type, n, [validity, pa.py_buffer(np.zeros(n * width, np.uint8))], null_count=n)
+
 #: An entry's packed facts (docs/DESIGN.md §4.5): revocation time u32 (seconds since 1970),
 #: partition u16 (a row of partitions.arrow), reason u8 (255: none), little-endian.
 PAYLOAD = pa.binary(7)
