@@ -281,18 +281,23 @@ def bench_lookups(entries: int, peers: bool = True) -> dict:
     return out
 
 
+def commit_label() -> str:
+    """"Commit abc1234", marked when tracked files other than RESULTS.md (which a run writes)
+    have changes: the figures are then not the commit's."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)bench/RESULTS.md"],
+                           capture_output=True, text=True, cwd=HERE).stdout.strip()
+    return f"Commit {commit}{' (with uncommitted changes)' if dirty else ''}"
+
+
 def report_lookups(m: str, r: dict) -> str:
     """The random-serial block of the core section (between its own markers)."""
     rnd, jp = r["random"], r["jpki"]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
-    # Changes to tracked files but RESULTS.md (which this run writes) make the figures not the commit's.
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)bench/RESULTS.md"],
-                           capture_output=True, text=True, cwd=HERE).stdout.strip()
     load = f"load average {rnd['load_before'][0]:.2f} before, {jp['load_after'][0]:.2f} after"
     lines = [
         f"### `Store.check` of {r['entries']:,} random 8-byte serials (issue 9)",
         "",
-        f"Commit {commit}{' (with uncommitted changes)' if dirty else ''}; {m}. Measured "
+        f"{commit_label()}; {m}. Measured "
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/peers.py --lookups-only` ({load}; "
         "CPU seconds are the process's, both cores together). A snapshot of one CRL of random serials uniform over the "
         "whole 64-bit range (half of them 2^63 or more: 9 octets in DER), lookup structure "
@@ -386,7 +391,7 @@ def report(m: str, single: dict, daily: dict | None, lookups: dict | None = None
     lines = [
         "## Core engine (issue 2: ingest, index, checks; issue 4: nightly ingest and diff)",
         "",
-        f"Machine: {m}. Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/peers.py`; "
+        f"{commit_label()}; machine: {m}. Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `python bench/peers.py`; "
         "jpki-fast figures are medians of several runs (the machine is shared: run-to-run noise of ±30% is "
         "common), peers ran once.",
         "",
