@@ -887,17 +887,26 @@ mod grouped {
         streams.push(pos);
         let t = std::time::Instant::now();
         dest.into_par_iter().zip(keys.par_chunks(per)).enumerate().for_each(|(part, ((mut dk, mut dr), chunk))| {
-            let mut fill = vec![0usize; groups];
+            // A write cursor per group, as raw pointers into this part's share of it: one load
+            // and one store per key and column, no bounds check (the counts bound every share).
+            let mut at: Vec<(*mut u64, *mut u32)> =
+                dk.iter_mut().zip(dr.iter_mut()).map(|(k, r)| (k.as_mut_ptr(), r.as_mut_ptr())).collect();
             let first = part * per;
             for (j, &k) in chunk.iter().enumerate() {
                 let g = group_of(k, first + j);
                 if g < groups {
-                    let at = fill[g];
-                    dk[g][at] = k;
-                    dr[g][at] = (first + j) as u32;
-                    fill[g] = at + 1;
+                    let (pk, pr) = at[g];
+                    // SAFETY: the count pass gave this part exactly as many keys of group `g` as
+                    // its share `dk[g]`/`dr[g]` holds, and this loop sees the same keys, so the
+                    // cursors never pass the ends of their shares.
+                    unsafe {
+                        pk.write(k);
+                        pr.write((first + j) as u32);
+                        at[g] = (pk.add(1), pr.add(1));
+                    }
                 }
             }
+            debug_assert!(at.iter().zip(dk.iter_mut()).all(|(a, d)| a.0 == d.as_mut_ptr_range().end));
         });
         crate::trace("check: group: scatter", t);
         Groups { keys: out_keys, rows: out_rows, streams, parts }
