@@ -1106,6 +1106,28 @@ mod tests {
         statuses.iter().map(|&s| s as u8).collect()
     }
 
+    /// A xorshift generator: reproducible test data without a dependency.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// Two checks' outputs are the same, column by column.
+    fn assert_same_outputs(a: &CheckOutput, b: &CheckOutput) {
+        assert_eq!(a.status, b.status);
+        assert_eq!(a.reason, b.reason);
+        assert_eq!(a.revocation_date, b.revocation_date);
+        assert_eq!(a.revocation_valid, b.revocation_valid);
+        assert_eq!(a.reason_valid, b.reason_valid);
+        assert_eq!(a.invalidity, b.invalidity);
+        assert_eq!(a.partition, b.partition);
+        assert_eq!(a.counts, b.counts);
+    }
+
     #[test]
     fn statuses_follow_the_contract() {
         let cols = build(vec![Record { serial: 10, date: 100, partition: 0, reason: 1 }], vec![], vec![]);
@@ -1142,13 +1164,7 @@ mod tests {
     fn uniform_path_matches_the_general_path() {
         use crate::index::InvalidityRecord;
         use crate::serial::SerialKey;
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         for spread in [2u64, 1 << 40] {
             let serials: Vec<u64> = (0..20_000u64).map(|i| 1000 + i * spread + next() % spread).collect();
             let records: Vec<Record> = serials
@@ -1190,14 +1206,7 @@ mod tests {
                 let fast = check(&views, Issuers::All(0), None, &queries, &[], &cov, true);
                 let wide = vec![ISSUER_WIDE; queries.len()];
                 let general = check(&views, Issuers::All(0), Some(&wide), &queries, &[], &cov, true);
-                assert_eq!(fast.status, general.status);
-                assert_eq!(fast.reason, general.reason);
-                assert_eq!(fast.revocation_date, general.revocation_date);
-                assert_eq!(fast.revocation_valid, general.revocation_valid);
-                assert_eq!(fast.reason_valid, general.reason_valid);
-                assert_eq!(fast.invalidity, general.invalidity);
-                assert_eq!(fast.partition, general.partition);
-                assert_eq!(fast.counts, general.counts);
+                assert_same_outputs(&fast, &general);
                 assert!(fast.counts[Status::Revoked as usize] > 0 && fast.counts[Status::Revoked as usize] < queries.len() as u64);
                 assert!(fast.invalidity.as_ref().unwrap().1.iter().any(|&b| b != 0));
             }
@@ -1210,13 +1219,7 @@ mod tests {
     /// the outputs are the same again.
     #[test]
     fn per_row_issuers_grouped_match_the_general_path() {
-        let mut state = 0x1234_5678_9ABC_DEF1u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x1234_5678_9ABC_DEF1u64);
         let sparse = |next: &mut dyn FnMut() -> u64, n: usize, partition: u16| {
             let serials: Vec<u64> = (0..n).map(|_| next()).collect();
             let records = serials
@@ -1262,13 +1265,7 @@ mod tests {
             let grouped = check(&views, Issuers::PerRow(&issuers), None, &queries, &[], &cov, true);
             let wide = vec![ISSUER_WIDE; len];
             let general = check(&views, Issuers::PerRow(&issuers), Some(&wide), &queries, &[], &cov, true);
-            assert_eq!(grouped.status, general.status);
-            assert_eq!(grouped.reason, general.reason);
-            assert_eq!(grouped.revocation_date, general.revocation_date);
-            assert_eq!(grouped.revocation_valid, general.revocation_valid);
-            assert_eq!(grouped.reason_valid, general.reason_valid);
-            assert_eq!(grouped.partition, general.partition);
-            assert_eq!(grouped.counts, general.counts);
+            assert_same_outputs(&grouped, &general);
             assert!(grouped.counts.iter().all(|&c| c > 0), "every status occurs: {:?}", grouped.counts);
         }
     }
@@ -1277,13 +1274,7 @@ mod tests {
     /// again, as a store's snapshot keeps one) changes no output.
     #[test]
     fn reused_scratch_changes_no_output() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         let serials: Vec<u64> = (0..50_000).map(|_| next()).collect();
         let records = serials.iter().map(|&serial| Record { serial, date: (next() % 1_000_000) as u32, partition: 0, reason: 1 }).collect();
         let cols = build(records, vec![], vec![]);
@@ -1297,13 +1288,7 @@ mod tests {
             let reused = check_reusing(&scratch, &views, Issuers::All(0), None, &queries, &[], &cov, true);
             let wide = vec![ISSUER_WIDE; len];
             let general = check(&views, Issuers::All(0), Some(&wide), &queries, &[], &cov, true);
-            assert_eq!(reused.status, general.status);
-            assert_eq!(reused.revocation_date, general.revocation_date);
-            assert_eq!(reused.revocation_valid, general.revocation_valid);
-            assert_eq!(reused.reason, general.reason);
-            assert_eq!(reused.reason_valid, general.reason_valid);
-            assert_eq!(reused.partition, general.partition);
-            assert_eq!(reused.counts, general.counts);
+            assert_same_outputs(&reused, &general);
         }
     }
 }
