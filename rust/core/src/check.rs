@@ -691,6 +691,13 @@ mod grouped {
         }
     }
 
+    /// An issuer's slot in a plan's tables: its index, or `n_views` (the last slot) for every
+    /// issuer not in the store.
+    #[inline(always)]
+    fn slot(issuer: u16, n_views: usize) -> usize {
+        (issuer as usize).min(n_views)
+    }
+
     /// A batch to be looked up grouped, and what its rows get when their serial is not found.
     pub(super) struct Plan<'a, 'v> {
         views: &'a [Option<IssuerView<'v>>],
@@ -723,8 +730,8 @@ mod grouped {
             let nv = views.len();
             let mut present = vec![false; nv + 1];
             match issuers {
-                Issuers::All(i) => present[(i as usize).min(nv)] = true,
-                Issuers::PerRow(v) => v.iter().for_each(|&i| present[(i as usize).min(nv)] = true),
+                Issuers::All(i) => present[slot(i, nv)] = true,
+                Issuers::PerRow(v) => v.iter().for_each(|&i| present[slot(i, nv)] = true),
             }
             let mut miss = vec![Status::Unknown; nv + 1];
             let mut splits = vec![Split::default(); nv + 1];
@@ -753,7 +760,7 @@ mod grouped {
 
         #[inline(always)]
         fn slot(&self, issuer: u16) -> usize {
-            (issuer as usize).min(self.views.len())
+            slot(issuer, self.views.len())
         }
 
         /// Keys grouped by the part of an index they fall in: group `g` (of issuer
