@@ -511,13 +511,6 @@ impl<'a> IssuerView<'a> {
         row
     }
 
-    /// The directory bucket of a key of the offset table (the key must lie in the index's
-    /// range, as [`Self::stage_locate`] checks).
-    #[inline(always)]
-    pub fn bucket(&self, key: u64) -> usize {
-        (key.wrapping_sub(self.dir_base) >> self.dir_shift) as usize
-    }
-
     /// The row of `key` among the rows `lo..hi` of one directory bucket (possibly empty), or
     /// `NOT_FOUND`.
     #[inline(always)]
