@@ -226,3 +226,40 @@ def test_serials_of_1_to_20_octets_and_negative_ones_beside_a_random_8_octet_ind
                 "revoked", date, {1: "keyCompromise", 4: "superseded", None: None}[reason]), hex(serial)
         else:
             assert row["status"] == ("revoked" if serial in short_set else "good"), hex(serial)
+
+
+@pytest.mark.parametrize("layout", ["random", "dense"])
+def test_reused_output_memory_gives_the_same_answers(ws, auth_ca, layout):
+    """Big results' columns go back to the output buffer pool when dropped, and the next big
+    check writes over them (jpki_fast.limits.output_buffer_pool): whatever the last batch left
+    there (every row revoked, with dates and reasons), the next answers are those of fresh
+    memory, exactly."""
+    from jpki_fast.limits import output_buffer_pool
+
+    rng = np.random.default_rng(11)
+    ws.add_ca(auth_ca)
+    truth = Truth(draw(layout, 100_000, rng), rng)
+    truth.write(ws, auth_ca)
+    assert ingest(ws.trust, ws.crls, ws.store, now=NOW).published
+    store = open_store(ws.store)
+    n = 4_500_000  # a status column of 4.5 MB: over the pool's 4 MiB floor
+    mixed = truth.probes(n, rng)
+    every_row_listed = truth.serials[rng.integers(0, len(truth.serials), len(mixed))]
+    before = output_buffer_pool()
+    try:
+        output_buffer_pool(0)
+        fresh = store.check(mixed, auth_ca.alias, now=NOW)
+        output_buffer_pool(256 << 20)
+        first = store.check(every_row_listed, auth_ca.alias, now=NOW)
+        assert pc.all(pc.equal(first.column("status"), "revoked")).as_py()
+        address = first.column("revocation_date").chunks[0].buffers()[1].address
+        del first
+        assert output_buffer_pool().held_bytes >= 8 * n, "the dropped result's columns were kept"
+        again = store.check(mixed, auth_ca.alias, now=NOW)
+        assert again.column("revocation_date").chunks[0].buffers()[1].address == address, "memory reused"
+        assert again.equals(fresh)
+        assert_exact(again, truth, mixed, "over reused memory")
+        del again
+        assert output_buffer_pool(0).held_bytes == 0
+    finally:
+        output_buffer_pool(before.limit_bytes)

@@ -9,6 +9,12 @@ kind ``limit_exceeded``, naming the file and the limit), and an ingest of more t
 smaller machine. A certificate over :data:`CERTIFICATE_CEILING` (64 KiB; JPKI's are about
 1.5 KB) is ``malformed`` wherever certificates are read; that bound is fixed.
 
+Memory kept between calls: the columns of a big result (a ``Store.check`` of millions of rows)
+go back to a bounded pool when the result is dropped, and the next big result reuses them
+instead of asking the kernel for fresh pages, which it would clear first (a tenth of a
+10-million-row check). :func:`output_buffer_pool` reads or sets the pool's limit, 256 MiB by
+default; 0 turns it off. Only buffers of 4 MiB or more are kept.
+
 >>> Limits().max_crl_bytes
 1073741824
 >>> Limits(max_files=10).check_files(12, "crls")
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from . import _core
 from .errors import JpkiFastError
 
 #: The largest certificate read anywhere (rust/core/src/cert.rs MAX_CERTIFICATE_SIZE), fixed.
@@ -54,3 +61,28 @@ class Limits:
 
 
 DEFAULT = Limits()
+
+
+@dataclass(frozen=True)
+class BufferPool:
+    """The output buffer pool's state: bytes it holds now, and the most it keeps."""
+
+    held_bytes: int
+    limit_bytes: int
+
+
+def output_buffer_pool(limit_bytes: int | None = None) -> BufferPool:
+    """Reads, or with ``limit_bytes`` sets, the limit of the pool big results' memory returns to
+    (see the module docstring); lowering it frees the oldest buffers beyond it at once.
+
+    >>> output_buffer_pool().limit_bytes
+    268435456
+    >>> output_buffer_pool(0).held_bytes
+    0
+    >>> output_buffer_pool(256 << 20).limit_bytes
+    268435456
+    """
+    if limit_bytes is not None and (isinstance(limit_bytes, bool) or not isinstance(limit_bytes, int) or limit_bytes < 0):
+        raise ValueError(f"output_buffer_pool: limit_bytes must be a non-negative integer, not {limit_bytes!r}")
+    held, limit = _core.buffer_pool(limit_bytes)
+    return BufferPool(held, limit)

@@ -122,6 +122,26 @@ pub struct CheckOutput {
     pub counts: [u64; 4],
 }
 
+impl CheckOutput {
+    /// Gives the columns' memory back to the buffer pool ([`crate::mem::recycle`]) for the
+    /// next big check, instead of to the system.
+    pub fn recycle(self) {
+        use crate::mem::recycle;
+        recycle(self.status);
+        recycle(self.reason);
+        recycle(self.revocation_date);
+        recycle(self.revocation_valid);
+        recycle(self.reason_valid);
+        if let Some((d, v)) = self.invalidity {
+            recycle(d);
+            recycle(v);
+        }
+        if let Some(p) = self.partition {
+            recycle(p);
+        }
+    }
+}
+
 /// Rows per parallel task: a multiple of 8, so tasks own whole bitmap bytes.
 const CHUNK: usize = 1 << 14;
 

@@ -31,7 +31,17 @@ impl Bytes {
     fn from_vec<T: Copy + Send + Sync + 'static>(v: Vec<T>) -> Bytes {
         let len = v.len() * std::mem::size_of::<T>();
         let ptr = if len == 0 { std::ptr::NonNull::<u64>::dangling().as_ptr() as *const u8 } else { v.as_ptr() as *const u8 };
-        Bytes { ptr, len, _owner: Box::new(v) }
+        Bytes { ptr, len, _owner: Box::new(Recycled(v)) }
+    }
+}
+
+/// A vector that goes back to the core's buffer pool when dropped (`mem::recycle`: large
+/// ones only, within the pool's limit), so that the next big output reuses its memory.
+struct Recycled<T: Copy>(Vec<T>);
+
+impl<T: Copy> Drop for Recycled<T> {
+    fn drop(&mut self) {
+        jpki_fast_core::mem::recycle(std::mem::take(&mut self.0));
     }
 }
 

@@ -65,6 +65,17 @@ fn thread_count() -> usize {
     rayon::current_num_threads()
 }
 
+/// The output buffer pool (see `jpki_fast_core::mem`): sets its limit in bytes when `limit`
+/// is given (0 turns it off and frees what it holds); returns (bytes held, limit).
+#[pyfunction]
+#[pyo3(signature = (limit=None))]
+fn buffer_pool(limit: Option<usize>) -> (usize, usize) {
+    if let Some(l) = limit {
+        jpki_fast_core::mem::set_pool_limit(l);
+    }
+    (jpki_fast_core::mem::pool_held(), jpki_fast_core::mem::pool_limit())
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<buffers::Bytes>()?;
@@ -74,6 +85,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serials::normalize_serials, m)?)?;
     m.add_function(wrap_pyfunction!(serials::serials_to_hex, m)?)?;
     m.add_function(wrap_pyfunction!(thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(buffer_pool, m)?)?;
     m.add_function(wrap_pyfunction!(name_to_text, m)?)?;
     m.add_function(wrap_pyfunction!(file_digests, m)?)?;
     m.add_function(wrap_pyfunction!(payload_reason_counts, m)?)?;
