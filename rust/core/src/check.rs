@@ -500,21 +500,66 @@ fn find_rows<const EAGER_RANK: bool>(view: &IssuerView<'_>, keys: &[u64], mut em
     }
 }
 
-/// [`find_rows`] of every key, listing the hits as `(key index, row)`: compiled for AVX2 where the
-/// CPU has it (a bucket's entries are compared with the key four at a time).
-fn find_hits(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>) {
+/// The hits among `keys`, all inside `view`'s offset table (the keys of one group of a grouped
+/// batch, whose part of the index is in cache), as `(key index, row)`: one loop, each key's
+/// directory entry prefetched `2 * SPARSE_AHEAD` keys before it is searched, and its bucket's
+/// serials `SPARSE_AHEAD` before. (Measured against the staged lookups of [`find_rows`], 10M
+/// random keys: a quarter less time; 8 keys ahead the same, 32 slower.) Compiled for AVX2
+/// where the CPU has it, comparing a bucket's entries with the key four at a time.
+fn find_hits_sparse(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("bmi1") {
         // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { find_hits_avx2(view, keys, hits) };
+        return unsafe { find_hits_sparse_avx2(view, keys, hits) };
     }
-    find_rows::<false>(view, keys, |j, row| push_hit(hits, j, row));
+    find_hits_sparse_with(view, keys, hits, |lo, hi, key| view.search_bucket(lo, hi, key));
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,popcnt")]
-unsafe fn find_hits_avx2(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>) {
-    find_rows::<false>(view, keys, |j, row| push_hit(hits, j, row));
+unsafe fn find_hits_sparse_avx2(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>) {
+    use std::arch::x86_64::*;
+    let serials = view.serials;
+    find_hits_sparse_with(view, keys, hits, |lo, hi, key| {
+        let (l, h) = (lo as usize, hi as usize);
+        if h - l <= 8 && l + 8 <= serials.len() {
+            // The bucket's entries (and those after it) in two 4-lane compares; only the
+            // bucket's lanes count.
+            let w = &serials[l..l + 8];
+            // SAFETY: `w` holds 8 u64s: two unaligned 32-byte loads.
+            let (a, c) =
+                unsafe { (_mm256_loadu_si256(w.as_ptr() as *const __m256i), _mm256_loadu_si256(w.as_ptr().add(4) as *const __m256i)) };
+            let k = _mm256_set1_epi64x(key as i64);
+            let m = (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(a, k)))
+                | (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(c, k))) << 4)) as u32
+                & ((1u32 << (h - l)) - 1);
+            (lo + m.trailing_zeros()) | ((m == 0) as u32).wrapping_neg()
+        } else {
+            view.search_bucket(lo, hi, key)
+        }
+    });
+}
+
+/// Keys between a prefetch and the next stage (see [`find_hits_sparse`]).
+const SPARSE_AHEAD: usize = 16;
+
+/// [`find_hits_sparse`], with `search(lo, hi, key)` finding `key` in a bucket.
+#[inline(always)]
+fn find_hits_sparse_with(view: &IssuerView<'_>, keys: &[u64], hits: &mut Vec<(u32, u32)>, search: impl Fn(u32, u32, u64) -> u32) {
+    let (dir, serials) = (view.directory, view.serials);
+    let bucket = |key: u64| (key.wrapping_sub(view.dir_base) >> view.dir_shift) as usize;
+    let n = keys.len();
+    for j in 0..n {
+        if let Some(&k) = keys.get(j + 2 * SPARSE_AHEAD) {
+            crate::index::prefetch(dir.as_ptr().wrapping_add(bucket(k)));
+        }
+        if let Some(&k) = keys.get(j + SPARSE_AHEAD) {
+            crate::index::prefetch(serials.as_ptr().wrapping_add(dir[bucket(k)] as usize));
+        }
+        let key = keys[j];
+        let b = bucket(key);
+        push_hit(hits, j, search(dir[b], dir[b + 1], key));
+    }
 }
 
 /// Appends `(i, row)` when `row` was found, without a branch: the slot is written either way
@@ -627,7 +672,9 @@ mod grouped {
 
     use std::sync::Mutex;
 
-    use super::{find_hits, Coverage, Issuers, Slices, Status, GATHER_AHEAD, GROUPED_ENTRIES_PER_KEY, GROUPED_MIN_KEYS, ISSUER_WIDE};
+    use super::{
+        find_hits_sparse, Coverage, Issuers, Slices, Status, GATHER_AHEAD, GROUPED_ENTRIES_PER_KEY, GROUPED_MIN_KEYS, ISSUER_WIDE,
+    };
     use crate::crl::NO_REASON;
     use crate::index::IssuerView;
     use crate::mem::uninit_vec;
@@ -832,7 +879,7 @@ mod grouped {
                         let (keys, rows) = (&mut keys[at..at + lens[s]], &mut rows[at..at + lens[s]]);
                         hits.clear();
                         hits.reserve(keys.len());
-                        find_hits(view, keys, hits);
+                        find_hits_sparse(view, keys, hits);
                         // The stream's hits, in order, over its first keys and rows: a hit's slot
                         // is never after its key's, so nothing is overwritten before it is read.
                         for k in 0..hits.len() {
@@ -1445,5 +1492,39 @@ mod tests {
             assert_same_outputs(&out, &general);
             assert!(out.counts[Status::Revoked as usize] > len as u64 / 4);
         }
+    }
+
+    /// The grouped lookups' search (AVX2 where the CPU has it) and its portable form find the
+    /// same hits as a sorted array, with buckets of up to 8 entries, bigger ones, and the table's
+    /// last entries.
+    #[test]
+    fn sparse_search_finds_what_a_sorted_array_holds() {
+        let mut next = xorshift(0x5851_F42D_4C95_7F2Du64);
+        // Uniform serials, then runs of 40 adjacent ones (buckets far over 8 entries).
+        let mut serials: Vec<u64> = (0..20_000).map(|_| next() >> 1).collect();
+        serials.extend((0..50u64).flat_map(|r| (0..40).map(move |i| (1 << 63) + r * (1 << 50) + i)));
+        serials.sort_unstable();
+        serials.dedup();
+        let records = serials.iter().map(|&serial| Record { serial, date: 1, partition: 0, reason: 1 }).collect();
+        let cols = build(records, vec![], vec![]);
+        let view = cols.view();
+        assert!(!view.is_bitmap());
+        let (lo, hi) = (serials[0], *serials.last().unwrap());
+        let keys: Vec<u64> = (0..60_000)
+            .map(|i| match i % 4 {
+                0 => serials[(next() % serials.len() as u64) as usize],
+                1 => serials[serials.len() - 1 - (next() % 20) as usize],
+                2 => serials[(next() % serials.len() as u64) as usize].wrapping_add(1).min(hi),
+                _ => lo + next() % (hi - lo),
+            })
+            .collect();
+        let want: Vec<(u32, u32)> =
+            keys.iter().enumerate().filter_map(|(j, k)| serials.binary_search(k).ok().map(|r| (j as u32, r as u32))).collect();
+        let mut fast = Vec::with_capacity(keys.len());
+        find_hits_sparse(&view, &keys, &mut fast);
+        let mut portable = Vec::with_capacity(keys.len());
+        find_hits_sparse_with(&view, &keys, &mut portable, |lo, hi, key| view.search_bucket(lo, hi, key));
+        assert_eq!(fast, want);
+        assert_eq!(portable, want);
     }
 }
