@@ -949,19 +949,8 @@ mod grouped {
     fn group_keys(keys: &[u64], groups: usize, group_of: impl Fn(u64, usize) -> usize + Sync, scratch: &Scratch) -> Groups {
         let per = keys.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
         let t = std::time::Instant::now();
-        let sampled: Vec<Vec<u32>> = keys
-            .par_chunks(per)
-            .enumerate()
-            .map(|(part, chunk)| {
-                let mut c = vec![0u32; groups + 1];
-                let first = part * per;
-                for j in (0..chunk.len()).step_by(SAMPLE) {
-                    c[group_of(chunk[j], first + j)] += 1;
-                }
-                c.iter_mut().for_each(|x| *x = room(*x));
-                c
-            })
-            .collect();
+        let mut sampled = count_parts(keys, per, groups, &group_of, SAMPLE);
+        sampled.iter_mut().flatten().for_each(|x| *x = room(*x));
         crate::trace("check: group: sample", t);
         if let Some(g) = scatter_keys(keys, per, groups, &group_of, &sampled, scratch) {
             return g;
@@ -969,20 +958,32 @@ mod grouped {
         #[cfg(test)]
         RECOUNTS.with(|c| c.set(c.get() + 1));
         let t = std::time::Instant::now();
-        let counts: Vec<Vec<u32>> = keys
-            .par_chunks(per)
+        let counts = count_parts(keys, per, groups, &group_of, 1);
+        crate::trace("check: group: count", t);
+        scatter_keys(keys, per, groups, &group_of, &counts, scratch).expect("exact counts leave room for every key")
+    }
+
+    /// Per part (`per` keys) of `keys`: how many of every `step`-th key fall in each group (the
+    /// last slot: in none).
+    #[inline(always)]
+    fn count_parts(
+        keys: &[u64],
+        per: usize,
+        groups: usize,
+        group_of: &(impl Fn(u64, usize) -> usize + Sync),
+        step: usize,
+    ) -> Vec<Vec<u32>> {
+        keys.par_chunks(per)
             .enumerate()
             .map(|(part, chunk)| {
                 let mut c = vec![0u32; groups + 1];
                 let first = part * per;
-                for (j, &k) in chunk.iter().enumerate() {
-                    c[group_of(k, first + j)] += 1;
+                for j in (0..chunk.len()).step_by(step) {
+                    c[group_of(chunk[j], first + j)] += 1;
                 }
                 c
             })
-            .collect();
-        crate::trace("check: group: count", t);
-        scatter_keys(keys, per, groups, &group_of, &counts, scratch).expect("exact counts leave room for every key")
+            .collect()
     }
 
     /// Scatters each part (`per` keys) of `keys` into its streams, part `p`'s share of group
