@@ -679,10 +679,10 @@ mod grouped {
     use crate::index::IssuerView;
     use crate::mem::uninit_vec;
 
-    /// Working memory of the grouped lookups (12 bytes a key, and about a tenth more: see `room`), kept from one batch to the next:
-    /// fresh memory costs a page fault and the zeroing of every page on first touch (measured,
-    /// 10M keys on the 2-core EPYC: a fifth of a call's time went to the kernel's page clearing),
-    /// reused memory nothing. One batch at a time uses it; a concurrent one allocates its own.
+    /// Working memory of the grouped lookups (12 bytes a key, and about a tenth more: see
+    /// `room`), kept from one batch to the next: fresh memory costs a page fault and the zeroing
+    /// of every page on first touch (measured, 10M keys on the 2-core EPYC: a fifth of a call's
+    /// time went to the kernel's page clearing), reused memory nothing. One batch at a time uses it; a concurrent one allocates its own.
     #[derive(Debug, Default)]
     pub struct Scratch(Mutex<Option<(Vec<u64>, Vec<u32>)>>);
 
